@@ -1,0 +1,48 @@
+# Set-up and everyday commands. `make demo` and `make test` are the README's two commands:
+# each creates the virtual environment on first use, so a fresh clone needs nothing else.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# Every plugin package under plugins/ is installed beside the kernel, in editable mode.
+PLUGIN_DIRS := $(patsubst %/pyproject.toml,%,$(wildcard plugins/*/pyproject.toml))
+INSTALLED := $(VENV)/.installed
+
+.PHONY: setup demo test lint typecheck pytest test-numpy1 clean
+
+setup: $(INSTALLED)
+
+$(INSTALLED): pyproject.toml $(addsuffix /pyproject.toml,$(PLUGIN_DIRS))
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]' $(addprefix -e ,$(PLUGIN_DIRS))
+	touch $@
+
+# The main job. Until the cover pipeline lands: check the installation, list the backends.
+demo: setup
+	$(BIN)/urvc doctor
+	$(BIN)/urvc backends
+
+test: lint typecheck pytest
+
+lint: setup
+	$(BIN)/ruff check urvc_core plugins tests benchmarks
+
+typecheck: setup
+	$(BIN)/mypy urvc_core $(PLUGIN_DIRS)
+
+pytest: setup
+	$(BIN)/pytest
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+# The kernel must also work with numpy 1.26 (the spleeter backend's world): run the
+# kernel's tests in a second environment pinned to numpy<2.
+NUMPY1_VENV := .venv-numpy1
+test-numpy1:
+	test -x $(NUMPY1_VENV)/bin/python || $(PYTHON) -m venv $(NUMPY1_VENV)
+	$(NUMPY1_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(NUMPY1_VENV)/bin/python -m pip install --quiet -e '.[test]' 'numpy>=1.26,<2'
+	$(NUMPY1_VENV)/bin/python -c 'import numpy; assert numpy.__version__.startswith("1.26"), numpy.__version__'
+	$(NUMPY1_VENV)/bin/pytest tests

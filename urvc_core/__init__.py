@@ -1,0 +1,62 @@
+"""urvc: retrieval-based voice conversion and AI song covers, as a small kernel with plugins.
+
+The library API. Everything the ``urvc`` command does is a call to one of these names,
+so a script can do the same. A plugin needs only ``from urvc_core import hookimpl``
+and the base class of the backend kind it provides.
+"""
+
+from urvc_core.assets import Asset, AssetStore
+from urvc_core.backends import (
+    Audio,
+    Backend,
+    BackendInfo,
+    BackendKind,
+    Effect,
+    Embedder,
+    F0Extractor,
+    FusionMethod,
+    Separator,
+    Setting,
+    TTSEngine,
+)
+from urvc_core.catalogue import asset_store, fetch_asset, list_assets
+from urvc_core.doctor import DoctorReport, run_doctor
+from urvc_core.errors import UrvcError
+from urvc_core.home import Config, UrvcHome, load_config, set_config_value, urvc_home
+from urvc_core.hookspecs import hookimpl
+from urvc_core.plugins import PluginRecord, list_plugins
+from urvc_core.registry import get_backend, list_backends
+from urvc_core.version import __version__
+
+__all__ = [
+    "Asset",
+    "AssetStore",
+    "Audio",
+    "Backend",
+    "BackendInfo",
+    "BackendKind",
+    "Config",
+    "DoctorReport",
+    "Effect",
+    "Embedder",
+    "F0Extractor",
+    "FusionMethod",
+    "PluginRecord",
+    "Separator",
+    "Setting",
+    "TTSEngine",
+    "UrvcError",
+    "UrvcHome",
+    "__version__",
+    "asset_store",
+    "fetch_asset",
+    "get_backend",
+    "hookimpl",
+    "list_assets",
+    "list_backends",
+    "list_plugins",
+    "load_config",
+    "run_doctor",
+    "set_config_value",
+    "urvc_home",
+]

@@ -1,0 +1,370 @@
+"""The six kinds of backend and the contract each one keeps.
+
+A plugin provides backends by subclassing one of the base classes below and handing the
+class to the kernel through a ``register_<kind>s(register)`` hook (see
+:mod:`urvc_core.hookspecs`). The kernel instantiates a backend with its settings only
+when it is used, so registering one costs nothing: keep heavy imports (torch, model
+weights) inside the methods.
+
+The contract is deliberately narrow: numpy arrays and plain values in, numpy arrays and
+plain values out, :class:`~urvc_core.errors.UrvcError` for anything the user can fix.
+That is what lets a backend whose dependencies clash with the rest (spleeter's numpy<2
+and TensorFlow, say) run in a worker process of its own virtual environment behind the
+very same class: see ``docs/isolated-backends.md``.
+
+Shapes and units used throughout:
+
+* audio is ``float32`` in ``[-1, 1]``, shaped ``(channels, samples)``, wrapped in
+  :class:`Audio` together with its sample rate;
+* pitch is in Hz, one value per hop, ``0`` where a frame is unvoiced;
+* content features are ``(frames, dim)`` float32 at 50 frames per second of 16 kHz audio.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+from urvc_core.errors import InvalidSettingError, UrvcError
+
+
+class BackendKind(enum.StrEnum):
+    """The six kinds of backend a plugin can provide."""
+
+    SEPARATOR = "separator"
+    F0_EXTRACTOR = "f0"
+    EMBEDDER = "embedder"
+    TTS_ENGINE = "tts"
+    EFFECT = "effect"
+    FUSION_METHOD = "fusion"
+
+    @property
+    def label(self) -> str:
+        """How the kind reads in a sentence ("f0 extractor", "TTS engine")."""
+        return _KIND_LABELS[self]
+
+
+_KIND_LABELS = {
+    BackendKind.SEPARATOR: "separator",
+    BackendKind.F0_EXTRACTOR: "f0 extractor",
+    BackendKind.EMBEDDER: "embedder",
+    BackendKind.TTS_ENGINE: "TTS engine",
+    BackendKind.EFFECT: "effect",
+    BackendKind.FUSION_METHOD: "fusion method",
+}
+
+
+@dataclass(frozen=True)
+class Audio:
+    """A piece of audio: float32 samples shaped ``(channels, samples)`` and a sample rate."""
+
+    samples: np.ndarray
+    sample_rate: int
+
+    def __post_init__(self) -> None:
+        samples = np.asarray(self.samples)
+        if samples.ndim == 1:
+            samples = samples[np.newaxis, :]
+        if samples.ndim != 2:
+            raise UrvcError(
+                f"Audio must be shaped (channels, samples); got an array of shape {samples.shape}."
+            )
+        if samples.dtype != np.float32:
+            samples = samples.astype(np.float32)
+        if self.sample_rate <= 0:
+            raise UrvcError(f"Audio sample rate must be positive; got {self.sample_rate}.")
+        object.__setattr__(self, "samples", samples)
+
+    @property
+    def channels(self) -> int:
+        return int(self.samples.shape[0])
+
+    @property
+    def num_samples(self) -> int:
+        return int(self.samples.shape[1])
+
+    @property
+    def duration(self) -> float:
+        """Length in seconds."""
+        return self.num_samples / self.sample_rate
+
+    def to_mono(self) -> Audio:
+        """The channels averaged into one."""
+        if self.channels == 1:
+            return self
+        return Audio(self.samples.mean(axis=0, keepdims=True), self.sample_rate)
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One setting a backend takes, with its type, range, unit and meaning.
+
+    Settings are declared on the backend class (``settings = (Setting(...), ...)``) so that
+    the CLI can list them, the registry can check values before any work starts, and a
+    bad value gets an error that names the valid range instead of failing deep inside.
+    """
+
+    name: str
+    type: type
+    default: Any
+    help: str
+    unit: str = ""
+    minimum: float | None = None
+    maximum: float | None = None
+    choices: tuple[Any, ...] | None = None
+
+    def check(self, value: Any, owner: str) -> Any:
+        """Return ``value`` converted to this setting's type, or raise InvalidSettingError."""
+        if value is None and self.default is None:
+            return None
+        value = self._convert(value, owner)
+        if self.choices is not None and value not in self.choices:
+            choices = ", ".join(str(c) for c in self.choices)
+            raise InvalidSettingError(f"{owner}: {self.name}={value!r} is not one of: {choices}.")
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if isinstance(value, float) and not math.isfinite(value):
+                raise InvalidSettingError(f"{owner}: {self.name} must be a finite number.")
+            low = -math.inf if self.minimum is None else self.minimum
+            high = math.inf if self.maximum is None else self.maximum
+            if not low <= value <= high:
+                raise InvalidSettingError(
+                    f"{owner}: {self.name}={value} is out of range; "
+                    f"use a value from {self.describe_range()}."
+                )
+        return value
+
+    def describe_range(self) -> str:
+        """The range as a person reads it: "0 to 1", "-60 to 0 dB", "at least 1"."""
+        unit = f" {self.unit}" if self.unit else ""
+        if self.minimum is not None and self.maximum is not None:
+            return f"{self.minimum:g} to {self.maximum:g}{unit}"
+        if self.minimum is not None:
+            return f"at least {self.minimum:g}{unit}"
+        if self.maximum is not None:
+            return f"at most {self.maximum:g}{unit}"
+        return "any value"
+
+    def _convert(self, value: Any, owner: str) -> Any:
+        if self.type is bool:
+            if isinstance(value, bool):
+                return value
+            if isinstance(value, str) and value.lower() in {"1", "true", "yes", "on"}:
+                return True
+            if isinstance(value, str) and value.lower() in {"0", "false", "no", "off"}:
+                return False
+            raise InvalidSettingError(f"{owner}: {self.name} must be true or false; got {value!r}.")
+        if self.type in (int, float) and isinstance(value, bool):
+            raise InvalidSettingError(f"{owner}: {self.name} must be a number; got {value!r}.")
+        try:
+            converted = self.type(value)
+        except (TypeError, ValueError):
+            raise InvalidSettingError(
+                f"{owner}: {self.name} must be {self.type.__name__}; got {value!r}."
+            ) from None
+        if self.type is int and isinstance(value, float) and not value.is_integer():
+            raise InvalidSettingError(f"{owner}: {self.name} must be a whole number; got {value}.")
+        return converted
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-ready description, for ``--json`` listings and docs."""
+        return {
+            "name": self.name,
+            "type": self.type.__name__,
+            "default": self.default,
+            "unit": self.unit,
+            "minimum": self.minimum,
+            "maximum": self.maximum,
+            "choices": list(self.choices) if self.choices is not None else None,
+            "help": self.help,
+        }
+
+
+class Backend:
+    """What every backend has: a name, a description and declared settings.
+
+    Subclasses set the class attributes; instances hold checked settings in
+    ``self.options``. ``__init__`` takes the settings as keyword arguments and rejects
+    unknown names and bad values with an :class:`~urvc_core.errors.InvalidSettingError`.
+    """
+
+    kind: ClassVar[BackendKind]
+    #: The name users type (``--f0-method harvest``); lowercase, digits and dashes.
+    name: ClassVar[str]
+    #: One line shown by ``urvc backends``.
+    description: ClassVar[str] = ""
+    settings: ClassVar[tuple[Setting, ...]] = ()
+    #: Python modules the backend needs at run time; ``urvc doctor`` checks them.
+    requires_modules: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, **options: Any) -> None:
+        self.options: dict[str, Any] = self.check_settings(options)
+
+    @classmethod
+    def check_settings(cls, options: Mapping[str, Any]) -> dict[str, Any]:
+        """Settings filled with defaults and checked; raises InvalidSettingError."""
+        owner = f"{cls.kind.label} '{cls.name}'"
+        known = {setting.name: setting for setting in cls.settings}
+        unknown = sorted(set(options) - set(known))
+        if unknown:
+            valid = ", ".join(known) or "none"
+            raise InvalidSettingError(
+                f"{owner} has no setting {', '.join(repr(u) for u in unknown)}; "
+                f"its settings are: {valid}."
+            )
+        return {
+            setting.name: setting.check(options.get(setting.name, setting.default), owner)
+            for setting in cls.settings
+        }
+
+    @classmethod
+    def missing_modules(cls) -> list[str]:
+        """The required modules that can't be found, without importing them."""
+        import importlib.util
+
+        return [m for m in cls.requires_modules if importlib.util.find_spec(m) is None]
+
+
+class Separator(Backend):
+    """Splits a mixture into named stems.
+
+    ``separate`` takes :class:`Audio` of any sample rate and channel count and returns a
+    mapping from stem name to :class:`Audio` with the *same* sample rate, channel count
+    and length as the input. Stem names say what the stem is: ``Vocals``,
+    ``Instrumental``, ``Backup``, ``Reverb``, ``No Reverb``... and are listed in
+    ``stems`` (a backend whose stems depend on its model may list them per instance).
+    """
+
+    kind = BackendKind.SEPARATOR
+    stems: tuple[str, ...] = ()
+
+    def separate(self, audio: Audio) -> dict[str, Audio]:
+        raise NotImplementedError
+
+
+class F0Extractor(Backend):
+    """Measures the fundamental frequency (pitch) of a voice over time.
+
+    ``extract_f0`` takes mono float32 samples at ``sample_rate`` and returns float32 Hz,
+    one value per ``hop_length`` samples: ``len(samples) // hop_length + 1`` values,
+    value ``i`` centred on sample ``i * hop_length``. Unvoiced frames are ``0``. Voiced
+    values lie within ``[f0_min, f0_max]``. RVC computes pitch on 16 kHz audio with a
+    hop of 160 (100 frames per second); other rates must work too.
+    """
+
+    kind = BackendKind.F0_EXTRACTOR
+
+    def extract_f0(
+        self,
+        samples: np.ndarray,
+        sample_rate: int,
+        *,
+        hop_length: int = 160,
+        f0_min: float = 50.0,
+        f0_max: float = 1100.0,
+    ) -> np.ndarray:
+        raise NotImplementedError
+
+    @staticmethod
+    def frame_count(num_samples: int, hop_length: int) -> int:
+        """How many values ``extract_f0`` returns for ``num_samples`` samples."""
+        return num_samples // hop_length + 1
+
+
+class Embedder(Backend):
+    """Turns speech into content features (HuBERT, ContentVec and relatives).
+
+    ``embed`` takes mono float32 samples at 16 kHz and returns float32 features shaped
+    ``(frames, dim)`` with one frame per 320 samples (20 ms): ``len // 320`` frames, give
+    or take one. ``layer`` picks the transformer layer whose output is returned (RVC v1
+    uses 9, v2 uses 12); ``project=True`` applies the model's final projection (v1's
+    256-dim features).
+    """
+
+    kind = BackendKind.EMBEDDER
+    sample_rate: ClassVar[int] = 16000
+
+    def embed(self, samples: np.ndarray, *, layer: int = 12, project: bool = False) -> np.ndarray:
+        raise NotImplementedError
+
+
+class TTSEngine(Backend):
+    """Speaks text.
+
+    ``synthesize`` returns mono :class:`Audio` at the engine's own sample rate. ``voices``
+    lists the voice names the engine accepts; ``voice=None`` picks the engine's default.
+    Empty text is an :class:`~urvc_core.errors.UrvcError`.
+    """
+
+    kind = BackendKind.TTS_ENGINE
+
+    def voices(self) -> list[str]:
+        raise NotImplementedError
+
+    def synthesize(self, text: str, *, voice: str | None = None, speed: float = 1.0) -> Audio:
+        raise NotImplementedError
+
+
+class Effect(Backend):
+    """Processes audio: a reverb, a compressor, a pitch shift...
+
+    ``apply`` returns :class:`Audio` at the same sample rate with the same channel
+    count. The output may be longer than the input where the effect rings on (a
+    reverb's tail) and never shorter. The effect's parameters are its settings.
+    """
+
+    kind = BackendKind.EFFECT
+
+    def apply(self, audio: Audio) -> Audio:
+        raise NotImplementedError
+
+
+class FusionMethod(Backend):
+    """Blends several voice models into one.
+
+    ``fuse`` takes the models' weight tensors (name to torch tensor, all with the same
+    names and shapes) and one weight per model, and returns the blended weights with
+    the same names, shapes and dtypes. Mismatched models are an
+    :class:`~urvc_core.errors.UrvcError` that names the first differing tensor.
+    """
+
+    kind = BackendKind.FUSION_METHOD
+
+    def fuse(self, models: Sequence[Mapping[str, Any]], weights: Sequence[float]) -> dict[str, Any]:
+        raise NotImplementedError
+
+
+BASE_CLASSES: dict[BackendKind, type[Backend]] = {
+    BackendKind.SEPARATOR: Separator,
+    BackendKind.F0_EXTRACTOR: F0Extractor,
+    BackendKind.EMBEDDER: Embedder,
+    BackendKind.TTS_ENGINE: TTSEngine,
+    BackendKind.EFFECT: Effect,
+    BackendKind.FUSION_METHOD: FusionMethod,
+}
+
+
+@dataclass(frozen=True)
+class BackendInfo:
+    """A registered backend: its kind, name, class and the plugin that provides it."""
+
+    kind: BackendKind
+    name: str
+    backend_class: type[Backend]
+    plugin: str
+
+    def as_dict(self) -> dict[str, Any]:
+        missing = self.backend_class.missing_modules()
+        return {
+            "kind": self.kind.value,
+            "name": self.name,
+            "plugin": self.plugin,
+            "description": self.backend_class.description,
+            "available": not missing,
+            "missing_modules": missing,
+            "settings": [s.as_dict() for s in self.backend_class.settings],
+        }

@@ -1,0 +1,367 @@
+"""The ``urvc`` command line.
+
+Each command is a thin layer over a public function of :mod:`urvc_core`: it parses
+options, calls the function and prints the result (a table, or JSON with ``--json``).
+A :class:`~urvc_core.errors.UrvcError` becomes ``Error: <message>`` on stderr and exit
+code 1, without a traceback; ``URVC_RAISE_ERRORS=1`` lets it through for debugging.
+Plugins add commands through the ``register_commands(cli)`` hook.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import click
+
+from urvc_core.errors import UrvcError
+from urvc_core.version import __version__
+
+
+def _raise_errors() -> bool:
+    return os.environ.get("URVC_RAISE_ERRORS") == "1"
+
+
+class UrvcGroup(click.Group):
+    """The top-level group: loads plugin commands lazily and turns UrvcError into exit 1."""
+
+    _plugins_ready = False
+
+    def _load_plugins(self) -> None:
+        if self._plugins_ready:
+            return
+        self._plugins_ready = True
+        from urvc_core.plugins import plugin_host
+
+        try:
+            host = plugin_host()
+            host.add_commands(self)
+        except UrvcError as exc:
+            if _raise_errors():
+                raise
+            raise click.ClickException(str(exc)) from exc
+        for record in host.failures:
+            click.echo(
+                f"Warning: plugin {record.name} failed to load ({record.error}); "
+                f"`urvc plugins list` shows it, URVC_LOAD_PLUGINS can leave it out.",
+                err=True,
+            )
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        self._load_plugins()
+        return super().list_commands(ctx)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        self._load_plugins()
+        return super().get_command(ctx, cmd_name)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except UrvcError as exc:
+            if _raise_errors():
+                raise
+            raise click.ClickException(str(exc)) from exc
+
+
+def _echo_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, default=str))
+
+
+def _echo_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """Columns padded to their widest cell, the last one left ragged."""
+    cells = [[str(h) for h in headers]] + [[str(c) for c in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    for row in cells:
+        padded = [cell.ljust(width) for cell, width in zip(row[:-1], widths[:-1], strict=True)]
+        click.echo("  ".join([*padded, row[-1]]).rstrip())
+
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+
+
+@click.group(cls=UrvcGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="urvc")
+def cli() -> None:
+    """urvc: retrieval-based voice conversion and AI song covers.
+
+    A small kernel with plugins: `urvc backends` lists what is installed,
+    `urvc doctor` checks the installation.
+    """
+
+
+# -- plugins -------------------------------------------------------------------
+
+
+@cli.group()
+def plugins() -> None:
+    """Installed plugins."""
+
+
+@plugins.command(name="list")
+@click.option("--all", "include_builtin", is_flag=True, help="Include the built-in backends.")
+@json_option
+def plugins_list(include_builtin: bool, as_json: bool) -> None:
+    """List installed plugins, their hooks, and any that failed to load."""
+    from urvc_core.plugins import list_plugins
+
+    records = list_plugins(include_builtin)
+    if as_json:
+        _echo_json([record.as_dict() for record in records])
+        return
+    if not records:
+        click.echo("No plugins installed. `urvc plugins list --all` shows built-in backends.")
+        return
+    _echo_table(
+        ["name", "version", "status", "hooks"],
+        [
+            [
+                r.name,
+                r.version or "built-in",
+                f"FAILED: {r.error}" if r.error else "ok",
+                ", ".join(r.hooks),
+            ]
+            for r in records
+        ],
+    )
+
+
+def _pip(arguments: list[str]) -> None:
+    """Run pip of the Python that runs urvc, so plugins land where urvc finds them."""
+    completed = subprocess.run([sys.executable, "-m", "pip", *arguments], check=False)
+    if completed.returncode != 0:
+        raise UrvcError(f"pip {' '.join(arguments)} failed (exit code {completed.returncode}).")
+
+
+@cli.command()
+@click.argument("packages", nargs=-1, required=True)
+@click.option("-U", "--upgrade", is_flag=True, help="Upgrade packages to their newest version.")
+@click.option("-e", "--editable", is_flag=True, help="Install a local folder in editable mode.")
+def install(packages: tuple[str, ...], upgrade: bool, editable: bool) -> None:
+    """Install plugins from PyPI or a local folder into urvc's own environment."""
+    arguments = ["install", *(["--upgrade"] if upgrade else [])]
+    for package in packages:
+        arguments += ["-e", package] if editable else [package]
+    _pip(arguments)
+
+
+@cli.command()
+@click.argument("packages", nargs=-1, required=True)
+@click.option("-y", "--yes", is_flag=True, help="Don't ask for confirmation.")
+def uninstall(packages: tuple[str, ...], yes: bool) -> None:
+    """Uninstall plugins from urvc's environment."""
+    _pip(["uninstall", *packages, *(["-y"] if yes else [])])
+
+
+# -- backends ------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("kind", required=False)
+@click.argument("name", required=False)
+@json_option
+def backends(kind: str | None, name: str | None, as_json: bool) -> None:
+    """List backends, of every KIND or of one (separator, f0, embedder, tts, effect, fusion).
+
+    With a NAME, show that backend and its settings.
+    """
+    from urvc_core.registry import backend_registry, list_backends
+
+    if name is not None:
+        assert kind is not None
+        info = backend_registry().info(kind, name)
+        if as_json:
+            _echo_json(info.as_dict())
+            return
+        details = info.as_dict()
+        click.echo(f"{details['kind']} {details['name']} (plugin {details['plugin']})")
+        if details["description"]:
+            click.echo(f"  {details['description']}")
+        if details["missing_modules"]:
+            click.echo(f"  not available: needs {', '.join(details['missing_modules'])}")
+        for setting in info.backend_class.settings:
+            unit = f" {setting.unit}" if setting.unit else ""
+            allowed = (
+                ", ".join(str(c) for c in setting.choices)
+                if setting.choices is not None
+                else setting.describe_range()
+            )
+            click.echo(
+                f"  --{setting.name.replace('_', '-')}: {setting.help} "
+                f"[{setting.type.__name__}, {allowed}, default {setting.default}{unit}]"
+            )
+        return
+    infos = list_backends(kind)
+    if as_json:
+        _echo_json([info.as_dict() for info in infos])
+        return
+    _echo_table(
+        ["kind", "name", "plugin", "description"],
+        [
+            [
+                info.kind.value,
+                info.name,
+                info.plugin,
+                info.backend_class.description
+                + (
+                    " (not available: missing modules)"
+                    if info.backend_class.missing_modules()
+                    else ""
+                ),
+            ]
+            for info in infos
+        ],
+    )
+
+
+# -- doctor, config, assets ----------------------------------------------------
+
+
+@cli.command()
+@json_option
+def doctor(as_json: bool) -> None:
+    """Check the installation: torch and its device, home folder, assets, plugins.
+
+    Exits with code 1 when it finds a problem.
+    """
+    from urvc_core.doctor import run_doctor
+
+    report = run_doctor()
+    if as_json:
+        _echo_json(report.as_dict())
+    else:
+        facts = report.facts
+        torch_facts = facts["torch"]
+        click.echo(f"urvc {facts['urvc']}, Python {facts['python']}")
+        click.echo(f"platform: {facts['platform']}")
+        click.echo(f"numpy: {facts['numpy']}")
+        if torch_facts["installed"]:
+            gpu = f", GPU {torch_facts['gpu']}" if torch_facts["gpu"] else ""
+            click.echo(
+                f"torch: {torch_facts['version']} ({torch_facts['build']} build{gpu}), "
+                f"{torch_facts['threads']} threads"
+            )
+        else:
+            click.echo("torch: not installed")
+        click.echo(f"device: {facts['device']}")
+        click.echo(f"ffmpeg: {facts['ffmpeg'] or 'not found (mp3/wav/flac/ogg still work)'}")
+        click.echo(f"home: {facts['home']}")
+        for label, folder in facts["folders"].items():
+            state = "" if folder["writable"] else "  (NOT WRITABLE)"
+            click.echo(f"  {label}: {folder['path']}{state}")
+        plugins_loaded = [p for p in facts["plugins"] if not p["builtin"]]
+        click.echo(
+            f"plugins: {len(plugins_loaded)} installed"
+            + (f" ({', '.join(p['name'] for p in plugins_loaded)})" if plugins_loaded else "")
+        )
+        click.echo(f"backends: {len(facts['backends'])} ({', '.join(facts['backends'])})")
+        assets = facts.get("assets", [])
+        present = [a for a in assets if a["present"]]
+        click.echo(f"assets: {len(present)} of {len(assets)} present")
+        for asset in assets:
+            click.echo(
+                f"  {asset['name']}: {'present' if asset['present'] else 'missing'} "
+                f"({asset['path']})"
+            )
+        if report.problems:
+            click.echo("problems:")
+            for problem in report.problems:
+                click.echo(f"  - {problem}")
+        else:
+            click.echo("no problems found")
+    if report.problems:
+        sys.exit(1)
+
+
+@cli.group()
+def config() -> None:
+    """The configuration file: defaults you change once."""
+
+
+@config.command(name="show")
+@json_option
+def config_show(as_json: bool) -> None:
+    """Show every setting with its value and meaning."""
+    from urvc_core.home import CONFIG_SETTINGS, load_config
+
+    loaded = load_config()
+    if as_json:
+        _echo_json(
+            {
+                "path": str(loaded.source),
+                "settings": dict(loaded.values),
+                "asset_paths": {k: str(v) for k, v in loaded.asset_paths.items()},
+            }
+        )
+        return
+    click.echo(f"# {loaded.source}")
+    for setting in CONFIG_SETTINGS:
+        click.echo(f"{setting.name} = {loaded[setting.name]!r}    # {setting.help}")
+    for name, path in loaded.asset_paths.items():
+        click.echo(f"asset_paths.{name} = {str(path)!r}")
+
+
+@config.command(name="set")
+@click.argument("key")
+@click.argument("value")
+def config_set(key: str, value: str) -> None:
+    """Set KEY to VALUE in the configuration file."""
+    from urvc_core.home import set_config_value
+
+    loaded = set_config_value(key, value)
+    click.echo(f"{key} = {loaded[key]!r}  ({loaded.source})")
+
+
+@config.command(name="path")
+def config_path() -> None:
+    """Print the configuration file's path."""
+    from urvc_core.home import urvc_home
+
+    click.echo(str(urvc_home().config_file))
+
+
+@cli.group()
+def assets() -> None:
+    """Downloadable files the installed plugins need (weights, catalogues)."""
+
+
+@assets.command(name="list")
+@json_option
+def assets_list(as_json: bool) -> None:
+    """List declared assets, where they go and whether they are present."""
+    from urvc_core.catalogue import list_assets
+
+    statuses = list_assets()
+    if as_json:
+        _echo_json([status.as_dict() for status in statuses])
+        return
+    if not statuses:
+        click.echo("No installed plugin declares an asset.")
+        return
+    _echo_table(
+        ["name", "plugin", "present", "path"],
+        [[s.asset.name, s.plugin, "yes" if s.present else "no", s.path] for s in statuses],
+    )
+
+
+@assets.command(name="download")
+@click.argument("names", nargs=-1, required=True)
+def assets_download(names: tuple[str, ...]) -> None:
+    """Download assets now instead of on first use."""
+    from urvc_core.catalogue import fetch_asset
+
+    for name in names:
+        click.echo(f"{name}: {fetch_asset(name)}")
+
+
+def main() -> None:
+    """Entry point of the ``urvc`` script."""
+    try:
+        cli(prog_name="urvc")
+    except KeyboardInterrupt:
+        click.echo("Interrupted.", err=True)
+        sys.exit(130)
