@@ -6,6 +6,7 @@ and the base class of the backend kind it provides.
 """
 
 from urvc_core.assets import Asset, AssetStore
+from urvc_core.audio import audio_info, convert_channels, load_audio, resample, save_audio
 from urvc_core.backends import (
     Audio,
     Backend,
@@ -49,14 +50,19 @@ __all__ = [
     "UrvcHome",
     "__version__",
     "asset_store",
+    "audio_info",
+    "convert_channels",
     "fetch_asset",
     "get_backend",
     "hookimpl",
     "list_assets",
     "list_backends",
     "list_plugins",
+    "load_audio",
     "load_config",
+    "resample",
     "run_doctor",
+    "save_audio",
     "set_config_value",
     "urvc_home",
 ]
