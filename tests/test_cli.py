@@ -150,3 +150,53 @@ def test_usage_errors_exit_2(run_urvc: Any) -> None:
     result = run_urvc("doctor", "--bogus")
     assert result.exit_code == 2
     assert "No such option" in result.stderr
+
+
+SPEECH = (
+    Path(__file__).resolve().parent.parent / "urvc_core" / "testing" / "data" / "arctic_a0007.wav"
+)
+
+
+def test_audio_info_of_real_speech(run_urvc: Any) -> None:
+    result = run_urvc("audio", "info", str(SPEECH), "--json")
+    assert result.exit_code == 0
+    info = json.loads(result.stdout)
+    assert info["sample_rate"] == 16000 and info["channels"] == 1
+    assert info["duration"] == pytest.approx(4.0, abs=0.05)
+
+
+def test_audio_convert_resamples_and_makes_stereo(run_urvc: Any, tmp_path: Path) -> None:
+    out = tmp_path / "speech.flac"
+    result = run_urvc(
+        "audio", "convert", str(SPEECH), str(out), "--sample-rate", "44100", "--channels", "2"
+    )
+    assert result.exit_code == 0, result.stderr
+    info = json.loads(run_urvc("audio", "info", str(out), "--json").stdout)
+    assert (info["format"], info["sample_rate"], info["channels"]) == ("flac", 44100, 2)
+    assert info["duration"] == pytest.approx(4.0, abs=0.05)
+
+
+@pytest.mark.parametrize("case", ["missing", "corrupt", "empty"])
+def test_bad_audio_input_is_one_line_exit_1_and_writes_nothing(
+    run_urvc: Any, tmp_path: Path, case: str
+) -> None:
+    source = tmp_path / "song.wav"
+    if case == "corrupt":
+        source.write_bytes(b"RIFF\x00\x00\x00\x00WAVEfmt garbage" * 10)
+    elif case == "empty":
+        source.write_bytes(b"")
+    out = tmp_path / "out" / "song.mp3"
+    result = run_urvc("audio", "convert", str(source), str(out))
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: ")
+    assert str(source) in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in result.stderr
+    assert not out.exists()
+
+
+def test_unknown_output_format_is_refused_before_reading(run_urvc: Any, tmp_path: Path) -> None:
+    result = run_urvc("audio", "convert", str(SPEECH), str(tmp_path / "x.aiff2"))
+    assert result.exit_code == 1
+    assert "wav, flac, ogg, mp3" in result.stderr
+    assert not (tmp_path / "x.aiff2").exists()

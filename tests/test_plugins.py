@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from urvc_core.backends import BackendKind
-from urvc_core.errors import BackendNotFoundError, PluginConflictError
+from urvc_core.errors import BackendError, BackendNotFoundError, PluginConflictError, UrvcError
 from urvc_core.plugins import PluginHost
 
 PITCH_PLUGIN = """
@@ -230,3 +230,37 @@ def test_unknown_kind_is_a_clear_error(run_urvc: Any) -> None:
     assert result.exit_code == 1
     assert "There is no backend kind 'vocoder'" in result.stderr
     assert "separator, f0, embedder, tts, effect, fusion" in result.stderr
+
+
+def test_a_backend_bug_reaches_the_user_naming_plugin_and_backend(add_distribution: Any) -> None:
+    add_distribution(
+        "urvc-buggy",
+        "urvc_buggy",
+        """
+        from urvc_core import F0Extractor, UrvcError, hookimpl
+
+        class Buggy(F0Extractor):
+            name = "buggy"
+
+            def extract_f0(self, samples, sample_rate, *, hop_length=160, f0_min=50.0, f0_max=1100.0):
+                if sample_rate != 16000:
+                    raise UrvcError("buggy only takes 16 kHz audio; resample it first.")
+                return {}["missing key"]
+
+        @hookimpl
+        def register_f0_extractors(register):
+            register(Buggy)
+        """,
+    )
+    import numpy as np
+
+    extractor = PluginHost().registry.create("f0", "buggy")
+    with pytest.raises(BackendError) as caught:
+        extractor.extract_f0(np.zeros(160, dtype=np.float32), 16000)  # type: ignore[attr-defined]
+    assert str(caught.value).startswith(
+        "f0 extractor backend 'buggy' (plugin urvc-buggy) failed: 'missing key'."
+    )
+    assert isinstance(caught.value.__cause__, KeyError)
+    # An error the backend raises for the user passes through unchanged.
+    with pytest.raises(UrvcError, match=r"^buggy only takes 16 kHz audio"):
+        extractor.extract_f0(np.zeros(160, dtype=np.float32), 8000)  # type: ignore[attr-defined]

@@ -6,7 +6,14 @@ and the base class of the backend kind it provides.
 """
 
 from urvc_core.assets import Asset, AssetStore
-from urvc_core.audio import audio_info, convert_channels, load_audio, resample, save_audio
+from urvc_core.audio import (
+    audio_info,
+    convert_audio_file,
+    convert_channels,
+    load_audio,
+    resample,
+    save_audio,
+)
 from urvc_core.backends import (
     Audio,
     Backend,
@@ -51,6 +58,7 @@ __all__ = [
     "__version__",
     "asset_store",
     "audio_info",
+    "convert_audio_file",
     "convert_channels",
     "fetch_asset",
     "get_backend",

@@ -264,6 +264,22 @@ def convert_channels(audio: Audio, channels: int) -> Audio:
     )
 
 
+def convert_audio_file(
+    source: str | Path,
+    destination: str | Path,
+    *,
+    sample_rate: int | None = None,
+    channels: int | None = None,
+    bitrate_kbps: int | None = None,
+) -> Path:
+    """Read ``source`` and write it to ``destination`` in the format its suffix names.
+
+    The destination appears only when it is complete (see :func:`save_audio`).
+    """
+    audio = load_audio(source, sample_rate=sample_rate, channels=channels)
+    return save_audio(audio, destination, bitrate_kbps=bitrate_kbps)
+
+
 def audio_info(path: str | Path) -> AudioInfo:
     """Sample rate, channels, length and format of a file, read from its header.
 

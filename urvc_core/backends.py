@@ -23,14 +23,15 @@ Shapes and units used throughout:
 from __future__ import annotations
 
 import enum
+import functools
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
 
-from urvc_core.errors import InvalidSettingError, UrvcError
+from urvc_core.errors import InvalidSettingError, UrvcError, backend_errors
 
 
 class BackendKind(enum.StrEnum):
@@ -200,6 +201,18 @@ class Backend:
     settings: ClassVar[tuple[Setting, ...]] = ()
     #: Python modules the backend needs at run time; ``urvc doctor`` checks them.
     requires_modules: ClassVar[tuple[str, ...]] = ()
+    #: The plugin that registered the class, set by the registry; named in errors.
+    plugin_name: ClassVar[str] = ""
+    #: The methods that do the kind's work. An exception other than a UrvcError escaping
+    #: one of them reaches the user as a BackendError naming the plugin and the backend.
+    work_methods: ClassVar[tuple[str, ...]] = ()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for method_name in cls.work_methods:
+            method = cls.__dict__.get(method_name)
+            if method is not None:
+                setattr(cls, method_name, _with_backend_errors(method))
 
     def __init__(self, **options: Any) -> None:
         self.options: dict[str, Any] = self.check_settings(options)
@@ -229,6 +242,18 @@ class Backend:
         return [m for m in cls.requires_modules if importlib.util.find_spec(m) is None]
 
 
+def _with_backend_errors(method: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(method)
+    def wrapper(self: Backend, *args: Any, **kwargs: Any) -> Any:
+        backend = type(self)
+        with backend_errors(
+            backend.kind.label, backend.name, backend.plugin_name or backend.__module__
+        ):
+            return method(self, *args, **kwargs)
+
+    return wrapper
+
+
 class Separator(Backend):
     """Splits a mixture into named stems.
 
@@ -240,6 +265,7 @@ class Separator(Backend):
     """
 
     kind = BackendKind.SEPARATOR
+    work_methods = ("separate",)
     stems: tuple[str, ...] = ()
 
     def separate(self, audio: Audio) -> dict[str, Audio]:
@@ -257,6 +283,7 @@ class F0Extractor(Backend):
     """
 
     kind = BackendKind.F0_EXTRACTOR
+    work_methods = ("extract_f0",)
 
     def extract_f0(
         self,
@@ -286,6 +313,7 @@ class Embedder(Backend):
     """
 
     kind = BackendKind.EMBEDDER
+    work_methods = ("embed",)
     sample_rate: ClassVar[int] = 16000
 
     def embed(self, samples: np.ndarray, *, layer: int = 12, project: bool = False) -> np.ndarray:
@@ -301,6 +329,7 @@ class TTSEngine(Backend):
     """
 
     kind = BackendKind.TTS_ENGINE
+    work_methods = ("voices", "synthesize")
 
     def voices(self) -> list[str]:
         raise NotImplementedError
@@ -318,6 +347,7 @@ class Effect(Backend):
     """
 
     kind = BackendKind.EFFECT
+    work_methods = ("apply",)
 
     def apply(self, audio: Audio) -> Audio:
         raise NotImplementedError
@@ -333,6 +363,7 @@ class FusionMethod(Backend):
     """
 
     kind = BackendKind.FUSION_METHOD
+    work_methods = ("fuse",)
 
     def fuse(self, models: Sequence[Mapping[str, Any]], weights: Sequence[float]) -> dict[str, Any]:
         raise NotImplementedError

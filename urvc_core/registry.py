@@ -57,6 +57,7 @@ class Registry:
                 f"{plugin}. Uninstall one of them, or choose which to load with "
                 f"URVC_LOAD_PLUGINS."
             )
+        backend_class.plugin_name = plugin
         self._backends[kind][name] = BackendInfo(kind, name, backend_class, plugin)
 
     def remove_plugin(self, plugin: str) -> None:
