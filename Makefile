@@ -26,7 +26,7 @@ demo: setup
 test: lint typecheck pytest
 
 lint: setup
-	$(BIN)/ruff check urvc_core plugins tests benchmarks
+	$(BIN)/ruff check urvc_core tests benchmarks $(PLUGIN_DIRS)
 
 typecheck: setup
 	$(BIN)/mypy urvc_core $(PLUGIN_DIRS)
