@@ -1,0 +1,1 @@
+"""The RVC engine: voice models, content features, pitch, index retrieval, conversion."""
