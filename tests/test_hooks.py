@@ -197,7 +197,7 @@ def test_hook_register_assets(add_distribution: Any, run_urvc: Any) -> None:
     assert plugin == "urvc-asset-test"
     listed = run_urvc("assets", "list", "--json")
     assert listed.exit_code == 0
-    (entry,) = json.loads(listed.stdout)
+    (entry,) = [a for a in json.loads(listed.stdout) if a["plugin"] == "urvc-asset-test"]
     assert entry["name"] == "test-weights" and entry["present"] is False
     assert entry["path"].endswith("assets/asset-test/weights.pt")
     # Offline, the user is told where to put the file by hand.
