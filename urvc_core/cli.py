@@ -1,5 +1,8 @@
 """The ``urvc`` command line.
 
+Plugins adding commands (``register_commands``) print with the same helpers:
+:func:`echo_json`, :func:`echo_table`, :func:`progress_bar`.
+
 Each command is a thin layer over a public function of :mod:`urvc_core`: it parses
 options, calls the function and prints the result (a table, or JSON with ``--json``).
 A :class:`~urvc_core.errors.UrvcError` becomes ``Error: <message>`` on stderr and exit
@@ -9,12 +12,13 @@ Plugins add commands through the ``register_commands(cli)`` hook.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -70,11 +74,12 @@ class UrvcGroup(click.Group):
             raise click.ClickException(str(exc)) from exc
 
 
-def _echo_json(data: Any) -> None:
+def echo_json(data: Any) -> None:
+    """Print ``data`` as indented JSON: what every ``--json`` option prints."""
     click.echo(json.dumps(data, indent=2, default=str))
 
 
-def _echo_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+def echo_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
     """Columns padded to their widest cell, the last one left ragged."""
     cells = [[str(h) for h in headers]] + [[str(c) for c in row] for row in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
@@ -113,12 +118,12 @@ def plugins_list(include_builtin: bool, as_json: bool) -> None:
 
     records = list_plugins(include_builtin)
     if as_json:
-        _echo_json([record.as_dict() for record in records])
+        echo_json([record.as_dict() for record in records])
         return
     if not records:
         click.echo("No plugins installed. `urvc plugins list --all` shows built-in backends.")
         return
-    _echo_table(
+    echo_table(
         ["name", "version", "status", "hooks"],
         [
             [
@@ -177,7 +182,7 @@ def backends(kind: str | None, name: str | None, as_json: bool) -> None:
         assert kind is not None
         info = backend_registry().info(kind, name)
         if as_json:
-            _echo_json(info.as_dict())
+            echo_json(info.as_dict())
             return
         details = info.as_dict()
         click.echo(f"{details['kind']} {details['name']} (plugin {details['plugin']})")
@@ -199,9 +204,9 @@ def backends(kind: str | None, name: str | None, as_json: bool) -> None:
         return
     infos = list_backends(kind)
     if as_json:
-        _echo_json([info.as_dict() for info in infos])
+        echo_json([info.as_dict() for info in infos])
         return
-    _echo_table(
+    echo_table(
         ["kind", "name", "plugin", "description"],
         [
             [
@@ -234,7 +239,7 @@ def doctor(as_json: bool) -> None:
 
     report = run_doctor()
     if as_json:
-        _echo_json(report.as_dict())
+        echo_json(report.as_dict())
     else:
         facts = report.facts
         torch_facts = facts["torch"]
@@ -288,14 +293,18 @@ def config() -> None:
 @json_option
 def config_show(as_json: bool) -> None:
     """Show every setting with its value and meaning."""
-    from urvc_core.home import CONFIG_SETTINGS, load_config
+    from urvc_core.home import CONFIG_SETTINGS, CONVERT_TABLE, load_config
+    from urvc_core.rvc.settings import CONVERSION_SETTINGS
 
     loaded = load_config()
     if as_json:
-        _echo_json(
+        echo_json(
             {
                 "path": str(loaded.source),
                 "settings": dict(loaded.values),
+                "convert": {
+                    s.name: loaded[f"{CONVERT_TABLE}.{s.name}"] for s in CONVERSION_SETTINGS
+                },
                 "asset_paths": {k: str(v) for k, v in loaded.asset_paths.items()},
             }
         )
@@ -303,15 +312,24 @@ def config_show(as_json: bool) -> None:
     click.echo(f"# {loaded.source}")
     for setting in CONFIG_SETTINGS:
         click.echo(f"{setting.name} = {loaded[setting.name]!r}    # {setting.help}")
+    click.echo(f"\n[{CONVERT_TABLE}]")
+    for setting in CONVERSION_SETTINGS:
+        value = loaded[f"{CONVERT_TABLE}.{setting.name}"]
+        click.echo(f"{setting.name} = {value!r}    # {setting.help}")
+    if loaded.asset_paths:
+        click.echo("\n[asset_paths]")
     for name, path in loaded.asset_paths.items():
-        click.echo(f"asset_paths.{name} = {str(path)!r}")
+        click.echo(f"{name} = {str(path)!r}")
 
 
 @config.command(name="set")
 @click.argument("key")
 @click.argument("value")
 def config_set(key: str, value: str) -> None:
-    """Set KEY to VALUE in the configuration file."""
+    """Set KEY to VALUE in the configuration file.
+
+    KEY is a setting (`device`) or a conversion default (`convert.index_rate`).
+    """
     from urvc_core.home import set_config_value
 
     loaded = set_config_value(key, value)
@@ -339,12 +357,12 @@ def assets_list(as_json: bool) -> None:
 
     statuses = list_assets()
     if as_json:
-        _echo_json([status.as_dict() for status in statuses])
+        echo_json([status.as_dict() for status in statuses])
         return
     if not statuses:
         click.echo("No installed plugin declares an asset.")
         return
-    _echo_table(
+    echo_table(
         ["name", "plugin", "present", "path"],
         [[s.asset.name, s.plugin, "yes" if s.present else "no", s.path] for s in statuses],
     )
@@ -374,7 +392,7 @@ def audio_info_command(path: Path, as_json: bool) -> None:
 
     info = audio_info(path)
     if as_json:
-        _echo_json({"path": str(path), **dataclasses.asdict(info)})
+        echo_json({"path": str(path), **dataclasses.asdict(info)})
         return
     click.echo(
         f"{path}: {info.format}, {info.sample_rate} Hz, {info.channels} channel(s), "
@@ -406,6 +424,220 @@ def audio_convert(
         bitrate_kbps=bitrate_kbps,
     )
     click.echo(str(written))
+
+
+# -- voice models and conversion ----------------------------------------------
+
+
+@cli.group()
+def models() -> None:
+    """The voice library: RVC voice models (.pth, with their .index)."""
+
+
+@models.command(name="import")
+@click.argument("source", type=click.Path(path_type=Path))
+@click.option("--name", help="Name in the library (default: from the file name).")
+@click.option("--overwrite", is_flag=True, help="Replace a voice model of the same name.")
+@json_option
+def models_import(source: Path, name: str | None, overwrite: bool, as_json: bool) -> None:
+    """Import a .pth, a .pth with its .index (a folder), a .zip or a folder of models."""
+    from urvc_core.voices import import_voice_models
+
+    entries = import_voice_models(source, name=name, overwrite=overwrite)
+    if as_json:
+        echo_json([entry.as_dict() for entry in entries])
+        return
+    for entry in entries:
+        index = f", index {entry.index_path.name}" if entry.index_path else ", no index"
+        click.echo(
+            f"Imported {entry.name} ({entry.info.version}, {entry.info.sample_rate} Hz{index})"
+        )
+
+
+@models.command(name="download")
+@click.argument("url")
+@click.option("--name", help="Name in the library (default: from the file name).")
+@click.option("--overwrite", is_flag=True, help="Replace a voice model of the same name.")
+def models_download(url: str, name: str | None, overwrite: bool) -> None:
+    """Download a voice model (.pth or .zip link) into the library."""
+    from urvc_core.voices import download_voice_model
+
+    entry = download_voice_model(url, name=name, overwrite=overwrite)
+    click.echo(f"Imported {entry.name} into {entry.folder}")
+
+
+@models.command(name="list")
+@json_option
+def models_list(as_json: bool) -> None:
+    """List the voice models in the library."""
+    from urvc_core.voices import list_voice_models
+
+    entries = list_voice_models()
+    if as_json:
+        echo_json([entry.as_dict() for entry in entries])
+        return
+    if not entries:
+        click.echo("The voice library is empty: `urvc models import FILE` adds a model.")
+        return
+    echo_table(
+        ["name", "version", "rate", "pitch", "index"],
+        [
+            [
+                e.name,
+                e.info.version,
+                e.info.sample_rate,
+                "yes" if e.info.pitch_guidance else "no",
+                "yes" if e.index_path else "no",
+            ]
+            for e in entries
+        ],
+    )
+
+
+@models.command(name="info")
+@click.argument("name")
+@json_option
+def models_info(name: str, as_json: bool) -> None:
+    """Show a voice model: version, sample rate, embedder, training, index, files."""
+    from urvc_core.voices import resolve_voice_model
+
+    details = resolve_voice_model(name).as_dict()
+    if as_json:
+        echo_json(details)
+        return
+    for key, value in details.items():
+        if isinstance(value, dict):
+            click.echo(f"{key}:")
+            for sub_key, sub_value in value.items():
+                click.echo(f"  {sub_key}: {sub_value}")
+        else:
+            click.echo(f"{key}: {value}")
+
+
+@models.command(name="delete")
+@click.argument("name")
+@click.option("-y", "--yes", is_flag=True, help="Don't ask for confirmation.")
+def models_delete(name: str, yes: bool) -> None:
+    """Delete a voice model from the library."""
+    from urvc_core.voices import delete_voice_model, get_voice_model
+
+    entry = get_voice_model(name)
+    if not yes:
+        click.confirm(f"Delete {entry.name} ({entry.folder})?", abort=True)
+    delete_voice_model(name)
+    click.echo(f"Deleted {entry.name}")
+
+
+def _conversion_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """One option per conversion setting, generated from the settings table.
+
+    Defaults stay None on the command line, so config.toml's [convert] table applies
+    where an option is not given; ranges are checked by the table with a clear message.
+    """
+    from urvc_core.rvc.settings import CONVERSION_SETTINGS
+
+    for setting in reversed(CONVERSION_SETTINGS):
+        flag = "--" + setting.name.replace("_", "-")
+        unit = f" [{setting.unit}]" if setting.unit else ""
+        shown = "" if setting.default is None else f" (default {setting.default})"
+        help_text = f"{setting.help}{unit}{shown}"
+        if setting.type is bool:
+            option = click.option(
+                f"{flag}/--no-{flag[2:]}", setting.name, default=None, help=help_text
+            )
+        elif setting.choices is not None:
+            option = click.option(
+                flag,
+                setting.name,
+                type=click.Choice([str(c) for c in setting.choices]),
+                default=None,
+                help=help_text,
+            )
+        else:
+            option = click.option(
+                flag, setting.name, type=setting.type, default=None, help=help_text
+            )
+        command = option(command)
+    return command
+
+
+@cli.command()
+@click.argument("sources", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("-m", "--model", required=True, help="Voice model: a library name or a .pth path.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    help="Output file (one input) or folder (default: the urvc outputs folder).",
+)
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["wav", "flac", "ogg", "mp3"]),
+    help="Output format (default: from the output file's suffix, else wav).",
+)
+@_conversion_options
+@json_option
+def convert(
+    sources: tuple[Path, ...],
+    model: str,
+    output: Path | None,
+    output_format: str | None,
+    as_json: bool,
+    **settings: Any,
+) -> None:
+    """Convert recordings to the voice of an RVC model.
+
+    SOURCES are audio files or folders of them; the model is loaded once for all.
+    """
+    from urvc_core.home import urvc_home
+    from urvc_core.rvc.conversion import convert_voice, convert_voices
+
+    given = {name: value for name, value in settings.items() if value is not None}
+    single = len(sources) == 1 and not sources[0].is_dir()
+    if single and output is not None and output.suffix:
+        with progress_bar(f"{sources[0].name}") as update:
+            result = convert_voice(
+                sources[0],
+                model,
+                output=output,
+                output_format=output_format,
+                progress=update,
+                **given,
+            )
+        results = [result]
+    else:
+        folder = output or urvc_home().outputs
+        format_name = output_format or "wav"
+        with progress_bar("converting") as update:
+            results = convert_voices(
+                list(sources),
+                model,
+                output_dir=folder,
+                output_format=format_name,
+                progress=lambda number, total, fraction: update((number + fraction) / total),
+                **given,
+            )
+    if as_json:
+        echo_json([r.as_dict() for r in results])
+        return
+    for result in results:
+        for note in result.notes:
+            click.echo(note, err=True)
+        click.echo(str(result.output_path))
+
+
+@contextlib.contextmanager
+def progress_bar(label: str) -> Iterator[Callable[[float], None]]:
+    """A tqdm bar on stderr driven by fractions 0..1; silent when stderr is not a terminal."""
+    from tqdm import tqdm
+
+    with tqdm(total=1000, desc=label, unit="‰", disable=None, leave=False) as bar:
+
+        def update(fraction: float) -> None:
+            bar.update(max(0, int(fraction * 1000) - bar.n))
+
+        yield update
 
 
 def main() -> None:

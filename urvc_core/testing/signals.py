@@ -10,6 +10,8 @@ Only numpy, soundfile, soxr and pyloudnorm are used, all core dependencies of ur
 
 from __future__ import annotations
 
+import copy
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -183,6 +185,18 @@ class StereoMix:
 
 
 def centre_panned_speech_mix(
+    sample_rate: int = 44100, *, accompaniment_db: float = 0.0, seed: int = 0
+) -> StereoMix:
+    """See :func:`_centre_panned_speech_mix`; cached, since suites ask for it many times.
+
+    Each call returns fresh copies, so a test may change the arrays it gets.
+    """
+    cached = _centre_panned_speech_mix(sample_rate, accompaniment_db=accompaniment_db, seed=seed)
+    return copy.deepcopy(cached)
+
+
+@functools.lru_cache(maxsize=8)
+def _centre_panned_speech_mix(
     sample_rate: int = 44100, *, accompaniment_db: float = 0.0, seed: int = 0
 ) -> StereoMix:
     """The ARCTIC sentence panned centre over an accompaniment that differs left and right.
