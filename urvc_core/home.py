@@ -115,6 +115,8 @@ CONFIG_SETTINGS: tuple[Setting, ...] = (
 
 #: A table of asset name -> local file, for weights the user already has on disk.
 ASSET_PATHS_TABLE = "asset_paths"
+#: A table of voice-conversion defaults (urvc_core.rvc.settings.CONVERSION_SETTINGS).
+CONVERT_TABLE = "convert"
 
 
 @dataclass(frozen=True)
@@ -124,13 +126,24 @@ class Config:
     values: Mapping[str, Any]
     asset_paths: Mapping[str, Path]
     source: Path
+    #: Voice-conversion defaults the user changed, by setting name.
+    convert: Mapping[str, Any]
 
     def __getitem__(self, key: str) -> Any:
+        """A top-level setting, or ``convert.<name>`` (the default when not changed)."""
+        if key.startswith(f"{CONVERT_TABLE}."):
+            name = key.split(".", 1)[1]
+            return self.convert.get(name, _settings_by_name()[key].default)
         return self.values[key]
 
 
 def _settings_by_name() -> dict[str, Setting]:
-    return {setting.name: setting for setting in CONFIG_SETTINGS}
+    """Every setting config.toml can hold: top-level ones, and ``convert.<name>``."""
+    from urvc_core.rvc.settings import CONVERSION_SETTINGS
+
+    settings = {setting.name: setting for setting in CONFIG_SETTINGS}
+    settings.update({f"{CONVERT_TABLE}.{s.name}": s for s in CONVERSION_SETTINGS})
+    return settings
 
 
 def load_config(home: UrvcHome | None = None) -> Config:
@@ -152,10 +165,20 @@ def load_config(home: UrvcHome | None = None) -> Config:
         raise ConfigError(
             f"In {path}, [{ASSET_PATHS_TABLE}] must map asset names to file paths (strings)."
         )
+    convert_raw = raw.pop(CONVERT_TABLE, {})
+    if not isinstance(convert_raw, dict):
+        raise ConfigError(f"In {path}, [{CONVERT_TABLE}] must be a table of settings.")
+    for name, value in convert_raw.items():
+        raw[f"{CONVERT_TABLE}.{name}"] = value
     known = _settings_by_name()
     values: dict[str, Any] = {}
+    convert: dict[str, Any] = {}
+    owner = f"config file {path}"
     for key, setting in known.items():
-        owner = f"config file {path}"
+        if key.startswith(f"{CONVERT_TABLE}."):
+            if key in raw:
+                convert[setting.name] = setting.check(raw.pop(key), owner)
+            continue
         values[key] = setting.check(raw.pop(key), owner) if key in raw else setting.default
     if raw:
         raise ConfigError(
@@ -163,11 +186,14 @@ def load_config(home: UrvcHome | None = None) -> Config:
             f"known settings: {', '.join(known)}."
         )
     asset_paths = {name: Path(p).expanduser() for name, p in asset_paths_raw.items()}
-    return Config(values=values, asset_paths=asset_paths, source=path)
+    return Config(values=values, asset_paths=asset_paths, source=path, convert=convert)
 
 
 def set_config_value(key: str, value: str, home: UrvcHome | None = None) -> Config:
-    """Check ``value`` for ``key``, write it to config.toml atomically and return the new config."""
+    """Check ``value`` for ``key``, write it to config.toml atomically and return the new config.
+
+    ``key`` is a top-level setting (``device``) or a conversion default (``convert.index_rate``).
+    """
     import tomli_w
 
     home = home or urvc_home()
@@ -180,7 +206,10 @@ def set_config_value(key: str, value: str, home: UrvcHome | None = None) -> Conf
     if path.is_file():
         load_config(home)  # refuse to rewrite a file that is already broken
         document = tomllib.loads(path.read_text(encoding="utf-8"))
-    document[key] = checked
+    if key.startswith(f"{CONVERT_TABLE}."):
+        document.setdefault(CONVERT_TABLE, {})[key.split(".", 1)[1]] = checked
+    else:
+        document[key] = checked
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(path.name + ".tmp")
     temporary.write_text(tomli_w.dumps(document), encoding="utf-8")
