@@ -33,6 +33,8 @@ def test_builtin_backends_register_through_the_hooks(run_urvc: Any) -> None:
     builtin = {r.name for r in host.plugins(include_builtin=True) if r.builtin}
     assert builtin == {
         "urvc_core.builtin.classic_f0",
+        "urvc_core.builtin.neural_f0",
+        "urvc_core.builtin.hubert_embedders",
         "urvc_core.builtin.dsp_separator",
         "urvc_core.builtin.loudness_effects",
         "urvc_core.builtin.weighted_fusion",

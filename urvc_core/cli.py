@@ -528,6 +528,53 @@ def models_delete(name: str, yes: bool) -> None:
     click.echo(f"Deleted {entry.name}")
 
 
+@cli.group()
+def f0() -> None:
+    """Pitch curves: extract one from any audio, to edit or to reuse with --f0-file."""
+
+
+@f0.command(name="extract")
+@click.argument("source", type=click.Path(path_type=Path))
+@click.option(
+    "--f0-method",
+    "methods",
+    default="harvest",
+    show_default=True,
+    help="Pitch extractor, or a comma list to combine.",
+)
+@click.option(
+    "--f0-combine",
+    "combine",
+    type=click.Choice(["median", "mean", "min", "max"]),
+    default="median",
+    show_default=True,
+    help="How several methods are combined.",
+)
+@click.option("--f0-min", type=float, default=50.0, show_default=True, help="Lowest pitch (Hz).")
+@click.option("--f0-max", type=float, default=1100.0, show_default=True, help="Highest pitch (Hz).")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="The curve file to write (CSV: time_s,f0_hz).",
+)
+def f0_extract(
+    source: Path, methods: str, combine: str, f0_min: float, f0_max: float, output: Path
+) -> None:
+    """Write the pitch curve of SOURCE to a CSV file that `urvc convert --f0-file` reads."""
+    from urvc_core.rvc.pitch import extract_f0_curve, write_f0_curve
+
+    curve = extract_f0_curve(
+        source,
+        methods=[m.strip() for m in methods.split(",") if m.strip()],
+        combine=combine,
+        f0_min=f0_min,
+        f0_max=f0_max,
+    )
+    click.echo(str(write_f0_curve(output, curve)))
+
+
 def _conversion_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """One option per conversion setting, generated from the settings table.
 
@@ -638,6 +685,563 @@ def progress_bar(label: str) -> Iterator[Callable[[float], None]]:
             bar.update(max(0, int(fraction * 1000) - bar.n))
 
         yield update
+
+
+# -- covers ---------------------------------------------------------------------
+# The song cover pipeline and its steps of its own: `urvc cover`, `urvc separate`,
+# `urvc mix`, `urvc cache`, `urvc demo` (urvc_core.cover, separation, mixing, cache, demo).
+
+
+class _CoverBars:
+    """Two tqdm bars on stderr: every step of the run, and the step running now."""
+
+    def __init__(self) -> None:
+        from tqdm import tqdm
+
+        self.overall = tqdm(
+            total=1, desc="cover", unit="step", disable=None, leave=False, position=0
+        )
+        self.current = tqdm(total=1000, desc="", unit="‰", disable=None, leave=False, position=1)
+
+    def plan(self, steps: int) -> None:
+        self.overall.total = max(1, steps)
+        self.overall.refresh()
+
+    def step(self, name: str) -> None:
+        self.current.reset(total=1000)
+        self.current.set_description(name)
+
+    def fraction(self, value: float) -> None:
+        self.current.update(max(0, int(value * 1000) - self.current.n))
+
+    def step_done(self, report: Any) -> None:
+        self.current.update(1000 - self.current.n)
+        if self.overall.total is not None and self.overall.n < self.overall.total:
+            self.overall.update(1)
+
+    def close(self) -> None:
+        self.current.close()
+        self.overall.close()
+
+
+@contextlib.contextmanager
+def _cover_bars() -> Iterator[_CoverBars]:
+    bars = _CoverBars()
+    try:
+        yield bars
+    finally:
+        bars.close()
+
+
+def _separation_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """--separation, --separator-step and --skip, shared by `cover` and `separate`."""
+    from urvc_core.separation import AUTO_PRESET, PRESETS, STEP_NAMES
+
+    options = [
+        click.option(
+            "--separation",
+            type=click.Choice([AUTO_PRESET, *PRESETS]),
+            default=None,
+            help="Separation chain preset (default auto: lead-clean with urvc-separator-mdx, "
+            "else the built-in center). `urvc separate --list-presets` shows them.",
+        ),
+        click.option(
+            "--separator-step",
+            "separator_steps",
+            multiple=True,
+            metavar="STEP=SEPARATOR[:SETTING=VALUE,...]",
+            help="Replace one step's separator or settings, e.g. "
+            "karaoke=mdx:model=UVR_MDXNET_KARA_2.onnx. Repeatable.",
+        ),
+        click.option(
+            "--skip",
+            "skip_steps",
+            multiple=True,
+            type=click.Choice(list(STEP_NAMES)),
+            help="Leave a separation step out. Repeatable.",
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _print_steps(steps: Sequence[Any]) -> None:
+    echo_table(
+        ["step", "backend", "seconds", "cache"],
+        [
+            [
+                step.name,
+                step.backend,
+                f"{step.seconds:.2f}",
+                "hit" if step.cached else ("-" if step.backend == "none" else "computed"),
+            ]
+            for step in steps
+        ],
+    )
+
+
+@cli.command()
+@click.argument("songs", nargs=-1, required=True)
+@click.option("-m", "--model", required=True, help="Voice model: a library name or a .pth path.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    help="Output folder (default: the urvc outputs folder), or a file for one song.",
+)
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["mp3", "wav", "flac", "ogg"]),
+    help="Format of the cover (default: output_format in config.toml, mp3).",
+)
+@click.option(
+    "--sample-rate",
+    "output_sample_rate",
+    type=int,
+    help="Sample rate of the cover in Hz (default: output_sample_rate in config.toml, 44100).",
+)
+@click.option(
+    "--name-template",
+    default="{song} ({voice} Ver)",
+    show_default=True,
+    help="The cover's file name; fields {song}, {voice}, {pitch}, {preset}, {ext}.",
+)
+@_separation_options
+@click.option(
+    "--convert-backup/--no-convert-backup",
+    default=False,
+    help="Convert the backup vocals too (needs the karaoke step).",
+)
+@click.option("--backup-model", help="Voice model for the backup vocals (default: --model).")
+@click.option(
+    "-e",
+    "--effect",
+    "effects",
+    multiple=True,
+    metavar="NAME[:SETTING=VALUE,...]",
+    help="An effect on the converted vocals, e.g. reverb:room_size=0.3. Repeatable, in order.",
+)
+@click.option("--effects-preset", help="An effects preset for the converted vocals (e.g. clean).")
+@click.option(
+    "--follow-pitch",
+    type=click.Choice(["key", "full", "none"]),
+    default="key",
+    show_default=True,
+    help="How the instrumental and backup vocals follow the voice's --pitch: its key "
+    "change without whole octaves, all of it, or not at all.",
+)
+@click.option(
+    "--instrumental-pitch",
+    type=float,
+    help="Shift the instrumental and backup vocals by this many semitones instead.",
+)
+@click.option("--vocals-gain", type=float, default=0.0, show_default=True, help="Gain in dB.")
+@click.option("--instrumental-gain", type=float, default=0.0, show_default=True, help="Gain in dB.")
+@click.option("--backup-gain", type=float, default=0.0, show_default=True, help="Gain in dB.")
+@click.option(
+    "--match-loudness/--no-match-loudness",
+    default=True,
+    show_default=True,
+    help="Bring the cover to the original song's integrated loudness (never clipping).",
+)
+@click.option(
+    "--keep-intermediates/--drop-intermediates",
+    default=True,
+    show_default=True,
+    help="Keep each step's result in the cache (for quick re-runs), or remove them after.",
+)
+@click.option("--refresh", is_flag=True, help="Recompute every step, replacing cached results.")
+@click.option(
+    "--cookies",
+    type=click.Path(path_type=Path),
+    help="Browser cookies (cookies.txt) for sites that ask to sign in (yt-dlp).",
+)
+@_conversion_options
+@json_option
+def cover(
+    songs: tuple[str, ...],
+    model: str,
+    output: Path | None,
+    output_format: str | None,
+    output_sample_rate: int | None,
+    name_template: str,
+    separation: str | None,
+    separator_steps: tuple[str, ...],
+    skip_steps: tuple[str, ...],
+    convert_backup: bool,
+    backup_model: str | None,
+    effects: tuple[str, ...],
+    effects_preset: str | None,
+    follow_pitch: str,
+    instrumental_pitch: float | None,
+    vocals_gain: float,
+    instrumental_gain: float,
+    backup_gain: float,
+    match_loudness: bool,
+    keep_intermediates: bool,
+    refresh: bool,
+    cookies: Path | None,
+    as_json: bool,
+    **settings: Any,
+) -> None:
+    """Make covers of SONGS in the voice of an RVC model.
+
+    SONGS are audio files, folders of them, or URLs (direct links, or pages yt-dlp
+    knows). Each is separated, its vocals converted, given effects, mixed again with
+    the instrumental pitch-shifted to follow, at the original's loudness. Every step
+    is cached: a re-run with a changed mix redoes only the mix.
+    """
+    from urvc_core.cover import make_covers
+
+    conversion = {name: value for name, value in settings.items() if value is not None}
+    with _cover_bars() as bars:
+        results = make_covers(
+            list(songs),
+            model,
+            separation=separation,
+            separation_steps=separator_steps,
+            skip_steps=skip_steps,
+            conversion=conversion,
+            convert_backup=convert_backup,
+            backup_model=backup_model,
+            effects=effects,
+            effects_preset=effects_preset,
+            instrumental_pitch=instrumental_pitch,
+            follow_pitch=follow_pitch,
+            vocals_gain_db=vocals_gain,
+            instrumental_gain_db=instrumental_gain,
+            backup_gain_db=backup_gain,
+            match_loudness=match_loudness,
+            output_format=output_format,
+            output_sample_rate=output_sample_rate,
+            output=output,
+            name_template=name_template,
+            keep_intermediates=keep_intermediates,
+            refresh=refresh,
+            cookies=cookies,
+            progress=bars,
+        )
+    if as_json:
+        echo_json([result.as_dict() for result in results])
+        return
+    for result in results:
+        for note in result.notes:
+            click.echo(note, err=True)
+        _print_cover(result)
+
+
+def _print_cover(result: Any) -> None:
+    _print_steps(result.steps)
+    mix = result.mix
+    loudness = mix.get("loudness_lufs")
+    target = mix.get("target_lufs")
+    click.echo(
+        f"voice: {result.voice} ({result.model_path}); pitch: vocals {result.pitch['vocals']:+g}, "
+        f"instrumental {result.pitch['instrumental']:+g} semitones"
+    )
+    if loudness is not None:
+        matched = f" (song: {target:.1f} LUFS)" if target is not None else ""
+        click.echo(
+            f"loudness: {loudness:.1f} LUFS{matched}, true peak {mix.get('true_peak_dbtp')} dBTP"
+        )
+    click.echo(f"{result.seconds:.1f} s, {len(result.cache_hits)} step(s) from the cache")
+    click.echo(f"Cover: {result.output}")
+
+
+@cli.command()
+@click.argument("songs", nargs=-1)
+@click.option(
+    "-o",
+    "--output",
+    "output_dir",
+    type=click.Path(path_type=Path),
+    help="Folder for the stems (default: the urvc outputs folder).",
+)
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["wav", "flac", "mp3", "ogg"]),
+    default="wav",
+    show_default=True,
+    help="Format of the stem files.",
+)
+@_separation_options
+@click.option("--refresh", is_flag=True, help="Recompute every step, replacing cached results.")
+@click.option(
+    "--cookies",
+    type=click.Path(path_type=Path),
+    help="Browser cookies (cookies.txt) for sites that ask to sign in (yt-dlp).",
+)
+@click.option("--list-presets", is_flag=True, help="List the separation presets and exit.")
+@json_option
+def separate(
+    songs: tuple[str, ...],
+    output_dir: Path | None,
+    output_format: str,
+    separation: str | None,
+    separator_steps: tuple[str, ...],
+    skip_steps: tuple[str, ...],
+    refresh: bool,
+    cookies: Path | None,
+    list_presets: bool,
+    as_json: bool,
+) -> None:
+    """Separate SONGS into vocals, instrumental, main/backup vocals and reverb.
+
+    Writes `<song> (<Stem>).<format>` for every stem the chain produces. The steps are
+    cached and shared with `urvc cover`.
+    """
+    from urvc_core.separation import list_presets as separation_presets
+    from urvc_core.separation import separate_files
+
+    if list_presets:
+        presets = separation_presets()
+        if as_json:
+            echo_json([preset.as_dict() for preset in presets])
+            return
+        echo_table(
+            ["preset", "steps", "description"],
+            [
+                [p.name, " -> ".join(step.spec() for step in p.steps), p.description]
+                for p in presets
+            ],
+        )
+        return
+    if not songs:
+        raise click.UsageError("Name at least one song (a file, a folder or a URL).")
+    results = separate_files(
+        list(songs),
+        output_dir=output_dir,
+        preset=separation,
+        steps=separator_steps,
+        skip=skip_steps,
+        output_format=output_format,
+        cookies=cookies,
+        refresh=refresh,
+    )
+    if as_json:
+        echo_json([result.as_dict() for result in results])
+        return
+    for result in results:
+        for note in result.notes:
+            click.echo(note, err=True)
+        for path in result.files.values():
+            click.echo(str(path))
+
+
+@cli.command()
+@click.argument("tracks", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="The mix to write (wav, flac, ogg or mp3, from its suffix or --format).",
+)
+@click.option(
+    "-g",
+    "--gain",
+    "gains",
+    type=float,
+    multiple=True,
+    help="Gain in dB of each track, in the order of TRACKS (all or none).",
+)
+@click.option(
+    "--match-loudness",
+    "reference",
+    type=click.Path(path_type=Path),
+    help="Bring the mix to this song's integrated loudness (the original of a cover).",
+)
+@click.option("--target-lufs", type=float, help="Bring the mix to this integrated loudness.")
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["mp3", "wav", "flac", "ogg"]),
+    help="Output format (default: from the output's suffix).",
+)
+@click.option("--sample-rate", type=int, help="Sample rate in Hz (default: config, 44100).")
+@click.option(
+    "--ceiling",
+    type=click.FloatRange(-20.0, 0.0),
+    default=-1.0,
+    show_default=True,
+    help="True-peak ceiling of the limiter, in dBTP.",
+)
+@json_option
+def mix(
+    tracks: tuple[Path, ...],
+    output: Path,
+    gains: tuple[float, ...],
+    reference: Path | None,
+    target_lufs: float | None,
+    output_format: str | None,
+    sample_rate: int | None,
+    ceiling: float,
+    as_json: bool,
+) -> None:
+    """Mix TRACKS into one file, each with its gain, never clipping.
+
+    With --match-loudness the mix gets the reference's integrated loudness (BS.1770);
+    a true-peak limiter keeps it under the ceiling.
+    """
+    from urvc_core.mixing import mix_files
+
+    result = mix_files(
+        list(tracks),
+        output,
+        gains_db=gains,
+        match_loudness_of=reference,
+        target_lufs=target_lufs,
+        sample_rate=sample_rate,
+        output_format=output_format,
+        ceiling_dbtp=ceiling,
+    )
+    if as_json:
+        echo_json(result.as_dict())
+        return
+    click.echo(str(result.path))
+
+
+@cli.group()
+def cache() -> None:
+    """Cached results of cover steps (separations, conversions, mixes, downloads)."""
+
+
+@cache.command(name="list")
+@json_option
+def cache_list(as_json: bool) -> None:
+    """List cached results, newest first."""
+    from urvc_core.cache import StepCache
+
+    entries = StepCache().entries()
+    if as_json:
+        echo_json([entry.as_dict() for entry in entries])
+        return
+    if not entries:
+        click.echo("The cache is empty.")
+        return
+    echo_table(
+        ["key", "step", "backend", "created", "size", "outputs"],
+        [
+            [
+                e.key[:12],
+                e.step,
+                e.backend,
+                e.created,
+                _size(e.size_bytes()),
+                ", ".join(e.outputs),
+            ]
+            for e in entries
+        ],
+    )
+    total = sum(entry.size_bytes() for entry in entries)
+    click.echo(f"{len(entries)} result(s), {_size(total)}")
+
+
+def _size(count: int) -> str:
+    size = float(count)
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} GB"
+
+
+@cache.command(name="show")
+@click.argument("key")
+@json_option
+def cache_show(key: str, as_json: bool) -> None:
+    """Show one cached result's record: step, backend, parameters, inputs, files."""
+    from urvc_core.cache import StepCache
+
+    details = StepCache().find(key).as_dict()
+    if as_json:
+        echo_json(details)
+        return
+    for name, value in details.items():
+        if isinstance(value, dict):
+            click.echo(f"{name}:")
+            for sub_name, sub_value in value.items():
+                click.echo(f"  {sub_name}: {json.dumps(sub_value, default=str)}")
+        else:
+            click.echo(f"{name}: {value}")
+
+
+@cache.command(name="clear")
+@click.option("--all", "clear_all", is_flag=True, help="Remove every cached result.")
+@click.option(
+    "--older-than",
+    type=click.FloatRange(min=0),
+    metavar="DAYS",
+    help="Remove results not used for DAYS days.",
+)
+@json_option
+def cache_clear(clear_all: bool, older_than: float | None, as_json: bool) -> None:
+    """Remove cached results: all of them, or those not used for some days."""
+    from urvc_core.cache import StepCache
+
+    if clear_all == (older_than is not None):
+        raise click.UsageError("Give either --all or --older-than DAYS.")
+    report = StepCache().clear(older_than_days=older_than)
+    if as_json:
+        echo_json(report.as_dict())
+        return
+    click.echo(
+        f"Removed {report.removed} result(s), {_size(report.freed_bytes)}; kept {report.kept}."
+    )
+
+
+@cli.command()
+@click.option(
+    "--folder",
+    type=click.Path(path_type=Path),
+    help="Where the demo's files go (default: <urvc home>/demo).",
+)
+@click.option(
+    "--assets-only", is_flag=True, help="Build the demo's files and print them; no cover."
+)
+@json_option
+def demo(folder: Path | None, assets_only: bool, as_json: bool) -> None:
+    """Make a cover offline, from an example song and a voice model urvc builds.
+
+    The voice model has random weights: it shows the pipeline working, not a voice.
+    """
+    from urvc_core.demo import (
+        DEMO_VOICE_NAME,
+        build_demo_assets,
+        demo_command,
+        demo_cover_options,
+        run_demo,
+    )
+
+    if assets_only:
+        assets = build_demo_assets(folder)
+        command = demo_command(assets, demo_cover_options())
+        if as_json:
+            echo_json({**assets.as_dict(), "command": command})
+            return
+        for name, path in assets.as_dict().items():
+            click.echo(f"{name}: {path}")
+        click.echo(f"Run: {command}")
+        return
+    with _cover_bars() as bars:
+        result = run_demo(folder, progress=bars)
+    if as_json:
+        echo_json(result.as_dict())
+        return
+    click.echo(f"Ran: {result.command}")
+    _print_cover(result.cover)
+    click.echo(
+        f"\nThe voice is '{DEMO_VOICE_NAME}': a voice model urvc built with random "
+        f"weights, so the cover sings the song's words and melody in a buzzing voice that "
+        f"is nobody's. The song is a CMU ARCTIC sentence over a synthesized band."
+    )
+    click.echo(
+        "With a real voice model: `urvc models download URL` (a .pth or .zip link), then "
+        "`urvc cover song.mp3 -m NAME`."
+    )
 
 
 def main() -> None:

@@ -7,6 +7,8 @@ in the kernel imports a backend class directly; it asks the registry by name.
 
 BUILTIN_PLUGINS: tuple[str, ...] = (
     "urvc_core.builtin.classic_f0",
+    "urvc_core.builtin.neural_f0",
+    "urvc_core.builtin.hubert_embedders",
     "urvc_core.builtin.dsp_separator",
     "urvc_core.builtin.loudness_effects",
     "urvc_core.builtin.weighted_fusion",

@@ -1,0 +1,650 @@
+"""Voice conversion: a recording in, the same performance in the voice of an RVC model out.
+
+The steps, as RVC does them:
+
+1. the input is read at 16 kHz mono and high-passed at 48 Hz (rumble only confuses
+   the embedder and the pitch extractor);
+2. pitch (f0) is extracted over the whole input, every 10 ms, by one or several
+   extractors; then auto pitch, the user's shift, median filtering and autotune apply;
+3. content features come from the embedder (HuBERT/ContentVec layer 12, or 9 projected
+   to 256 dims for v1 models), 50 per second; the voice's index pulls them toward the
+   training voice (``index_rate``); they are doubled to 100 per second to meet the pitch;
+   ``protect`` keeps unvoiced frames (breaths, consonants) closer to the input's features;
+4. the synthesizer turns features and pitch into audio at the model's rate;
+5. the loudness envelope is mixed back toward the input's (``rms_mix_rate``), formants
+   shifted, noise reduced, and the result resampled to the requested rate.
+
+Long inputs are processed in chunks of about :data:`CHUNK_SECONDS`, cut at the quietest
+point near each boundary, each with :data:`CONTEXT_SECONDS` of real neighbouring audio
+on both sides that is converted and then dropped, and joined with a short crossfade: so
+memory stays flat in the input's length and the joins don't click. The synthesizer's
+noise is drawn once for the whole input, so chunking changes as little as possible.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from urvc_core.backends import Audio
+from urvc_core.errors import UrvcError
+from urvc_core.rvc.settings import ConversionSettings
+
+#: Every sample rate inside the engine up to the synthesizer.
+ENGINE_RATE = 16000
+#: Pitch and synthesizer frames: 10 ms at 16 kHz.
+FRAME_HOP = 160
+#: Embedder frames: 20 ms at 16 kHz; they are doubled to meet the pitch frames.
+EMBEDDER_HOP = 320
+#: About how long each chunk of a long input is.
+CHUNK_SECONDS = 20.0
+#: How far from the nominal boundary the cut may move to find a quiet point.
+CUT_SEARCH_SECONDS = 3.0
+#: Real audio converted on each side of a chunk and then dropped.
+CONTEXT_SECONDS = 1.0
+#: Length of the crossfade at each join, in frames (10 ms each).
+CROSSFADE_FRAMES = 4
+#: Silence, for split_audio: quieter than this for at least MIN_SILENCE_SECONDS.
+SILENCE_DB = -45.0
+MIN_SILENCE_SECONDS = 0.3
+
+
+@dataclass
+class ConversionResult:
+    """A converted recording and how it was made."""
+
+    audio: Audio
+    model: str
+    settings: ConversionSettings
+    f0_methods: list[str]
+    embedder: str
+    #: The pitch shift applied, auto pitch included, in semitones.
+    pitch_shift: float
+    #: Seconds spent per stage: f0, embedder, index, synthesizer, post.
+    timings: dict[str, float] = field(default_factory=dict)
+    output_path: Path | None = None
+    source: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "output": str(self.output_path) if self.output_path else None,
+            "model": self.model,
+            "sample_rate": self.audio.sample_rate,
+            "duration": self.audio.duration,
+            "f0_methods": self.f0_methods,
+            "embedder": self.embedder,
+            "pitch_shift": self.pitch_shift,
+            "settings": self.settings.as_dict(),
+            "timings": {k: round(v, 4) for k, v in self.timings.items()},
+            "notes": self.notes,
+        }
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """Frames ``[start, end)`` of the input to keep, converted with ``context`` around."""
+
+    start: int
+    end: int
+
+
+def plan_chunks(
+    frame_energy_db: np.ndarray,
+    *,
+    chunk_frames: int,
+    search_frames: int,
+    split_at_silence: bool = False,
+) -> list[Chunk]:
+    """Cut ``len(frame_energy_db)`` frames into chunks at quiet frames.
+
+    With ``split_at_silence``, every stretch of silence also separates chunks, and the
+    silent stretches themselves are left out (they come out silent).
+    """
+    total = len(frame_energy_db)
+    if total == 0:
+        return []
+    spans = _voiced_spans(frame_energy_db) if split_at_silence else [(0, total)]
+    chunks: list[Chunk] = []
+    smoothed = np.convolve(frame_energy_db, np.ones(9) / 9, mode="same")
+    for span_start, span_end in spans:
+        start = span_start
+        while span_end - start > chunk_frames + search_frames:
+            nominal = start + chunk_frames
+            low = max(start + chunk_frames // 2, nominal - search_frames)
+            high = min(span_end - chunk_frames // 4, nominal + search_frames)
+            cut = low + int(np.argmin(smoothed[low:high])) if high > low else nominal
+            chunks.append(Chunk(start, cut))
+            start = cut
+        chunks.append(Chunk(start, span_end))
+    return chunks
+
+
+def _voiced_spans(frame_energy_db: np.ndarray) -> list[tuple[int, int]]:
+    """The stretches between silences of at least MIN_SILENCE_SECONDS."""
+    min_silence = int(MIN_SILENCE_SECONDS * ENGINE_RATE / FRAME_HOP)
+    loud = frame_energy_db > SILENCE_DB
+    spans: list[tuple[int, int]] = []
+    start: int | None = None
+    quiet_run = 0
+    for index, is_loud in enumerate(loud):
+        if is_loud:
+            if start is None:
+                start = index
+            quiet_run = 0
+        elif start is not None:
+            quiet_run += 1
+            if quiet_run >= min_silence:
+                spans.append((start, index - quiet_run + 1))
+                start = None
+                quiet_run = 0
+    if start is not None:
+        spans.append((start, len(loud) - quiet_run))
+    return [(a, b) for a, b in spans if b > a]
+
+
+def frame_energy_db(samples: np.ndarray) -> np.ndarray:
+    """RMS level of each 10 ms frame, in dBFS."""
+    frames = len(samples) // FRAME_HOP
+    if frames == 0:
+        return np.zeros(0, dtype=np.float32)
+    power = (samples[: frames * FRAME_HOP].astype(np.float64) ** 2).reshape(frames, -1).mean(1)
+    return (10 * np.log10(power + 1e-12)).astype(np.float32)
+
+
+def highpass_48hz(samples: np.ndarray) -> np.ndarray:
+    """RVC's input filter: a 5th-order Butterworth high-pass at 48 Hz, zero phase."""
+    from scipy import signal
+
+    sos = signal.butter(5, 48, btype="highpass", fs=ENGINE_RATE, output="sos")
+    if len(samples) <= 30:  # too short for filtfilt's padding; nothing to remove anyway
+        return samples.astype(np.float32)
+    return signal.sosfiltfilt(sos, samples).astype(np.float32)
+
+
+def mix_loudness_envelope(
+    source: np.ndarray, source_rate: int, converted: np.ndarray, converted_rate: int, rate: float
+) -> np.ndarray:
+    """RVC's RMS mix: scale ``converted`` toward the input's loudness envelope.
+
+    ``rate`` 1 keeps the converted voice's envelope, 0 imposes the input's. Both
+    envelopes are RMS over half-second hops, linearly interpolated.
+    """
+    if rate >= 1.0 or len(converted) == 0:
+        return converted
+
+    def envelope(samples: np.ndarray, sample_rate: int) -> np.ndarray:
+        window = sample_rate // 2 * 2
+        hop = sample_rate // 2
+        padded = np.pad(samples.astype(np.float64), (window // 2, window // 2), mode="constant")
+        count = 1 + max(0, (len(padded) - window) // hop)
+        rms = np.array(
+            [np.sqrt(np.mean(padded[i * hop : i * hop + window] ** 2)) for i in range(count)]
+        )
+        positions = np.linspace(0, len(rms) - 1, num=len(converted))
+        return np.interp(positions, np.arange(len(rms)), rms)
+
+    source_envelope = envelope(source, source_rate)
+    converted_envelope = np.maximum(envelope(converted, converted_rate), 1e-6)
+    gain = (source_envelope ** (1 - rate)) * (converted_envelope ** (rate - 1))
+    return (converted * gain).astype(np.float32)
+
+
+def shift_formants(audio: np.ndarray, sample_rate: int, semitones: float) -> np.ndarray:
+    """Move the formants by ``semitones`` and keep the pitch (Praat's "Change gender")."""
+    if semitones == 0 or len(audio) == 0:
+        return audio
+    import parselmouth
+
+    sound = parselmouth.Sound(audio.astype(np.float64), sampling_frequency=sample_rate)
+    ratio = 2 ** (semitones / 12)
+    # Arguments: pitch floor, ceiling (Hz), formant shift ratio, new pitch median (0 keeps
+    # it), pitch range factor, duration factor.
+    shifted = parselmouth.praat.call(sound, "Change gender", 75, 600, ratio, 0, 1, 1)
+    values = np.asarray(shifted.values[0], dtype=np.float32)
+    if len(values) >= len(audio):
+        return values[: len(audio)]
+    return np.pad(values, (0, len(audio) - len(values)))
+
+
+def reduce_noise(audio: np.ndarray, sample_rate: int, strength: float) -> np.ndarray:
+    """Spectral-gating noise reduction (noisereduce), ``strength`` 0..1."""
+    if strength <= 0 or len(audio) == 0:
+        return audio
+    import noisereduce
+
+    cleaned = noisereduce.reduce_noise(
+        y=audio, sr=sample_rate, prop_decrease=strength, stationary=False
+    )
+    return np.asarray(cleaned, dtype=np.float32)
+
+
+@contextmanager
+def _timed(timings: dict[str, float], stage: str) -> Iterator[None]:
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        timings[stage] = timings.get(stage, 0.0) + time.perf_counter() - started
+
+
+class VoiceConverter:
+    """A voice model with its index and embedder loaded, ready to convert many recordings.
+
+    Loading is the slow part; a batch keeps one converter and calls :meth:`convert` for
+    each input.
+    """
+
+    def __init__(
+        self,
+        model: str | Path,
+        *,
+        embedder: str = "auto",
+        precision: str = "fp32",
+        device: str | None = None,
+    ) -> None:
+        from urvc_core.home import load_config
+        from urvc_core.rvc.feature_index import FeatureIndex
+        from urvc_core.rvc.voice_model import VoiceModel
+        from urvc_core.voices import resolve_voice_model
+
+        self.device = device or _resolve_device(load_config()["device"])
+        self.entry = resolve_voice_model(str(model))
+        self.model = VoiceModel.load(self.entry.model_path, device=self.device, precision=precision)
+        self.info = self.model.info
+        self.index = FeatureIndex.load(self.entry.index_path) if self.entry.index_path else None
+        if self.index is not None and self.index.dim != self.info.embedder_dim:
+            raise UrvcError(
+                f"The index {self.entry.index_path} holds {self.index.dim}-dim features but "
+                f"the voice model {self.entry.name} ({self.info.version}) needs "
+                f"{self.info.embedder_dim}; import the index that was trained with it."
+            )
+        self.embedder_name, self.embedder = _load_embedder(
+            embedder, self.info.embedder, self.device
+        )
+
+    @property
+    def name(self) -> str:
+        return str(self.entry.name)
+
+    def convert(
+        self,
+        audio: Audio,
+        settings: ConversionSettings,
+        *,
+        progress: Callable[[float], None] | None = None,
+    ) -> ConversionResult:
+        """Convert ``audio`` (any rate, any channels) with ``settings``."""
+        import soxr
+        import torch
+
+        from urvc_core.rvc import pitch as pitch_tools
+
+        timings: dict[str, float] = {}
+        notes: list[str] = []
+        if self.info.pitch_guidance is False and settings.pitch != 0:
+            notes.append("The voice model has no pitch guidance: pitch settings have no effect.")
+        if settings.speaker_id >= self.info.speakers:
+            raise UrvcError(
+                f"The voice model {self.name} has {self.info.speakers} speaker(s): use a "
+                f"speaker id from 0 to {self.info.speakers - 1}."
+            )
+        mono = audio.to_mono().samples[0]
+        if len(mono) == 0:
+            raise UrvcError("The input has no samples to convert.")
+        samples = (
+            mono
+            if audio.sample_rate == ENGINE_RATE
+            else soxr.resample(mono, audio.sample_rate, ENGINE_RATE, "VHQ").astype(np.float32)
+        )
+        samples = highpass_48hz(samples)
+        frame_count = len(samples) // FRAME_HOP
+
+        methods: list[str] = []
+        pitch_shift = settings.pitch
+        f0 = np.zeros(frame_count, dtype=np.float32)
+        if self.info.pitch_guidance:
+            with _timed(timings, "f0"):
+                f0, methods = self._extract_f0(samples, settings, notes)
+                f0 = f0[:frame_count]
+                if settings.auto_pitch != "off":
+                    target = settings.auto_pitch_target or _model_median_f0(self.info) or 155.0
+                    automatic = pitch_tools.auto_pitch_shift(
+                        f0, target_hz=target, mode=settings.auto_pitch
+                    )
+                    pitch_shift += automatic
+                    notes.append(f"Auto pitch: {automatic:+g} semitones toward {target:g} Hz.")
+                f0 = pitch_tools.shift_f0(f0, pitch_shift)
+                if settings.filter_radius >= 3:
+                    f0 = _median_filter_voiced(f0, settings.filter_radius)
+                if settings.autotune:
+                    f0 = pitch_tools.autotune_f0(f0, settings.autotune_strength)
+                f0 = f0.astype(np.float32)
+
+        energy = frame_energy_db(samples)
+        chunks = plan_chunks(
+            energy,
+            chunk_frames=int(CHUNK_SECONDS * 100),
+            search_frames=int(CUT_SEARCH_SECONDS * 100),
+            split_at_silence=settings.split_audio,
+        )
+        hop_out = self.model.hop_length
+        output = np.zeros(frame_count * hop_out, dtype=np.float32)
+        generator = torch.Generator().manual_seed(settings.seed)
+        context = int(CONTEXT_SECONDS * 100)
+        # Noise and the sine source's phase are drawn and accumulated once over the whole
+        # input (padded by the context at both ends), and each chunk takes its slice: so a
+        # chunk continues exactly where the previous one left off.
+        noise = torch.randn(
+            self.model.inter_channels, frame_count + 2 * context, generator=generator
+        )
+        phases = None
+        if self.info.pitch_guidance:
+            padded_f0 = _slice_with_edges(f0, -context, frame_count + context, frame_count)
+            phases = self.model.source_phases(torch.from_numpy(padded_f0.astype(np.float32)))
+        done = 0
+        for position, chunk in enumerate(chunks):
+            previous_joined = position > 0 and chunks[position - 1].end == chunk.start
+            next_joined = position + 1 < len(chunks) and chunks[position + 1].start == chunk.end
+            keep_start = chunk.start - (CROSSFADE_FRAMES // 2 if previous_joined else 0)
+            keep_end = chunk.end + (CROSSFADE_FRAMES // 2 if next_joined else 0)
+            converted = self._convert_frames(
+                samples, f0, noise, phases, keep_start, keep_end, context, settings, timings
+            )
+            if previous_joined:
+                fade = np.linspace(0, 1, CROSSFADE_FRAMES * hop_out, dtype=np.float32)
+                converted[: len(fade)] *= fade
+            if next_joined:
+                fade = np.linspace(1, 0, CROSSFADE_FRAMES * hop_out, dtype=np.float32)
+                converted[-len(fade) :] *= fade
+            output[keep_start * hop_out : keep_start * hop_out + len(converted)] += converted
+            done += chunk.end - chunk.start
+            if progress is not None:
+                progress(done / max(frame_count, 1))
+
+        with _timed(timings, "post"):
+            rate = self.info.sample_rate
+            output = mix_loudness_envelope(
+                samples, ENGINE_RATE, output, rate, settings.rms_mix_rate
+            )
+            output = shift_formants(output, rate, settings.formant)
+            if settings.clean:
+                output = reduce_noise(output, rate, settings.clean_strength)
+            result_audio = Audio(np.clip(output, -1.0, 1.0)[np.newaxis, :], rate)
+            if settings.output_sr and settings.output_sr != rate:
+                from urvc_core.audio import resample
+
+                result_audio = resample(result_audio, settings.output_sr)
+        return ConversionResult(
+            audio=result_audio,
+            model=self.name,
+            settings=settings,
+            f0_methods=methods,
+            embedder=self.embedder_name,
+            pitch_shift=pitch_shift,
+            timings=timings,
+            notes=notes,
+        )
+
+    def _extract_f0(
+        self, samples: np.ndarray, settings: ConversionSettings, notes: list[str]
+    ) -> tuple[np.ndarray, list[str]]:
+        from urvc_core.registry import backend_registry
+        from urvc_core.rvc import pitch as pitch_tools
+
+        guide = pitch_tools.read_f0_curve(Path(settings.f0_file)) if settings.f0_file else None
+        methods = _f0_methods(settings.f0_method, backend_registry().names("f0"), notes)
+        if guide is not None and settings.f0_method == "auto":
+            methods = []  # a curve file alone replaces extraction
+        f0 = pitch_tools.extract_pitch(
+            samples,
+            ENGINE_RATE,
+            methods=methods,
+            combine=settings.f0_combine,
+            hop_length=FRAME_HOP,
+            f0_min=settings.f0_min,
+            f0_max=settings.f0_max,
+            guide=guide,
+            # hop_length is crepe's analysis hop, as in Ultimate RVC and Applio.
+            backend_settings={
+                name: {"hop_length": settings.hop_length} for name in ("crepe", "crepe-tiny")
+            },
+        )
+        return np.asarray(f0, dtype=np.float32), methods
+
+    def _convert_frames(
+        self,
+        samples: np.ndarray,
+        f0: np.ndarray,
+        noise: Any,
+        phases: Any,
+        start: int,
+        end: int,
+        context: int,
+        settings: ConversionSettings,
+        timings: dict[str, float],
+    ) -> np.ndarray:
+        """Output samples for frames ``[start, end)``, converted with context around them."""
+        import torch
+
+        total = len(f0)
+        # Context comes from the real neighbours where there are some, and is mirrored at
+        # the edges of the input (as RVC pads), so every chunk sees the same surroundings.
+        before, after = context, context
+        window = _frames_with_context(samples, start, end, before, after)
+        frames = end - start + before + after
+        with _timed(timings, "embedder"):
+            layer, project = (9, True) if self.info.version == "v1" else (12, False)
+            features = self.embedder.embed(window, layer=layer, project=project)
+        original = features
+        if self.index is not None and settings.index_rate > 0:
+            with _timed(timings, "index"):
+                features = self.index.blend(features, settings.index_rate)
+        with _timed(timings, "synthesizer"):
+            doubled = _double_frames(features, frames)
+            pitch_hz = None
+            if self.info.pitch_guidance:
+                pitch_window = _slice_with_edges(f0, start - before, end + after, total)
+                if settings.protect < 0.5:
+                    doubled_original = _double_frames(original, frames)
+                    weight = np.where(pitch_window > 0, 1.0, settings.protect)[:, None]
+                    doubled = doubled * weight + doubled_original * (1 - weight)
+                pitch_hz = torch.from_numpy(pitch_window.astype(np.float32))
+            # noise and phases are indexed from the start of the padded input.
+            first = start - before + context
+            noise_window = noise[:, first : first + frames]
+            audio = self.model.synthesize(
+                torch.from_numpy(doubled.astype(np.float32)),
+                pitch_hz,
+                speaker_id=settings.speaker_id,
+                noise=noise_window,
+                start_phase=float(phases[first]) if phases is not None else 0.0,
+            )
+            converted = audio.detach().float().cpu().numpy()
+        hop_out = self.model.hop_length
+        return converted[before * hop_out : (before + end - start) * hop_out].copy()
+
+
+def _frames_with_context(
+    samples: np.ndarray, start: int, end: int, before: int, after: int
+) -> np.ndarray:
+    """Samples of frames ``[start - before, end + after)``, mirrored past the edges."""
+    first = (start - before) * FRAME_HOP
+    last = (end + after) * FRAME_HOP
+    left_pad = max(0, -first)
+    right_pad = max(0, last - len(samples))
+    window = samples[max(0, first) : min(len(samples), last)]
+    if left_pad or right_pad:
+        if len(window) > max(left_pad, right_pad):
+            window = np.pad(window, (left_pad, right_pad), mode="reflect")
+        else:  # too short to mirror: silence around it
+            window = np.pad(window, (left_pad, right_pad))
+    return window.astype(np.float32)
+
+
+def _slice_with_edges(values: np.ndarray, first: int, last: int, total: int) -> np.ndarray:
+    """``values[first:last]``, repeating the edge values where the range runs outside."""
+    indices = np.clip(np.arange(first, last), 0, total - 1)
+    return values[indices]
+
+
+def _double_frames(features: np.ndarray, frames: int) -> np.ndarray:
+    """Embedder frames (50/s) repeated to pitch frames (100/s), trimmed or padded to ``frames``.
+
+    RVC doubles with nearest-neighbour interpolation, which is a repeat.
+    """
+    doubled = np.repeat(features, 2, axis=0)
+    if len(doubled) >= frames:
+        return doubled[:frames]
+    return np.pad(doubled, ((0, frames - len(doubled)), (0, 0)), mode="edge")
+
+
+def _median_filter_voiced(f0: np.ndarray, radius: int) -> np.ndarray:
+    from scipy import signal
+
+    size = radius if radius % 2 == 1 else radius + 1
+    filtered = signal.medfilt(f0.astype(np.float64), size)
+    # Keep voicing decisions as extracted: the filter only smooths voiced values.
+    return np.where(f0 > 0, np.where(filtered > 0, filtered, f0), 0.0).astype(np.float32)
+
+
+def _f0_methods(setting: str, installed: Sequence[str], notes: list[str]) -> list[str]:
+    if setting == "auto":
+        if "rmvpe" in installed:
+            return ["rmvpe"]
+        notes.append("f0 method: fcpe (auto: the urvc-f0-rmvpe plugin is not installed).")
+        return ["fcpe"]
+    return [name.strip() for name in setting.split(",") if name.strip()]
+
+
+def _model_median_f0(info: Any) -> float | None:
+    for key in ("f0_median", "f0_mean", "median_f0"):
+        value = info.metadata.get(key)
+        if isinstance(value, (int, float)) and value > 0:
+            return float(value)
+    return None
+
+
+def _resolve_device(setting: str) -> str:
+    if setting != "auto":
+        return setting
+    import torch
+
+    if torch.cuda.is_available():
+        return "cuda"
+    return "cpu"
+
+
+def _load_embedder(requested: str, trained_with: str, device: str) -> tuple[str, Any]:
+    """The embedder backend: the requested one, a path, or the one the model names."""
+    from urvc_core.registry import backend_registry
+
+    registry = backend_registry()
+    if requested not in ("auto", ""):
+        if Path(requested).expanduser().exists():
+            return str(requested), registry.create(
+                "embedder", "custom", path=requested, device=device
+            )
+        return requested, registry.create("embedder", requested, device=device)
+    name = trained_with or "contentvec"
+    if name not in registry.names("embedder"):
+        raise UrvcError(
+            f"The voice model was trained with the embedder '{name}', which urvc doesn't "
+            f"know; pass --embedder with one of {', '.join(registry.names('embedder'))} "
+            f"or a path to the model."
+        )
+    return name, registry.create("embedder", name, device=device)
+
+
+def convert_voice(
+    source: str | Path | Audio,
+    model: str | Path,
+    *,
+    output: str | Path | None = None,
+    output_format: str | None = None,
+    converter: VoiceConverter | None = None,
+    progress: Callable[[float], None] | None = None,
+    **settings: Any,
+) -> ConversionResult:
+    """Convert a recording (a file path or :class:`Audio`) with a voice model.
+
+    ``model`` is a library name (``urvc models list``) or a path to a ``.pth``.
+    ``settings`` are those of :data:`~urvc_core.rvc.settings.CONVERSION_SETTINGS`, over
+    the ``[convert]`` defaults of config.toml. With ``output`` the result is also saved
+    (wav/flac/ogg/mp3, from ``output_format`` or the suffix) and its path recorded.
+    Pass a :class:`VoiceConverter` to reuse loaded models across calls.
+    """
+    from urvc_core.audio import load_audio, save_audio, write_format_for
+    from urvc_core.home import load_config
+
+    checked = ConversionSettings.resolve(settings, load_config().convert)
+    if output is not None and output_format is not None:
+        output = Path(output).with_suffix(f".{output_format}")
+    if output is not None:
+        write_format_for(output)
+    audio = source if isinstance(source, Audio) else load_audio(source)
+    if converter is None:
+        converter = VoiceConverter(model, embedder=checked.embedder, precision=checked.precision)
+    result = converter.convert(audio, checked, progress=progress)
+    result.source = None if isinstance(source, Audio) else str(source)
+    if output is not None:
+        result.output_path = save_audio(result.audio, output)
+    return result
+
+
+def default_output_name(source: Path, model_name: str, output_format: str) -> str:
+    """``<input stem> (<voice> Ver).<format>``, as Ultimate RVC names its results."""
+    return f"{source.stem} ({model_name} Ver).{output_format}"
+
+
+def convert_voices(
+    sources: Sequence[str | Path],
+    model: str | Path,
+    *,
+    output_dir: str | Path,
+    output_format: str = "wav",
+    progress: Callable[[int, int, float], None] | None = None,
+    **settings: Any,
+) -> list[ConversionResult]:
+    """Convert several files (or every audio file in folders) with one loaded model."""
+    from urvc_core.audio import READ_FORMATS, write_format_for
+    from urvc_core.home import load_config
+
+    files: list[Path] = []
+    for source in sources:
+        path = Path(source)
+        if path.is_dir():
+            found = sorted(
+                p for p in path.iterdir() if p.suffix.lower().lstrip(".") in READ_FORMATS
+            )
+            if not found:
+                raise UrvcError(
+                    f"The folder {path} holds no audio files ({', '.join(READ_FORMATS)})."
+                )
+            files.extend(found)
+        else:
+            files.append(path)
+    checked = ConversionSettings.resolve(settings, load_config().convert)
+    write_format_for(Path(output_dir) / "check", output_format)
+    converter = VoiceConverter(model, embedder=checked.embedder, precision=checked.precision)
+    results = []
+    for number, path in enumerate(files):
+        destination = Path(output_dir) / default_output_name(path, converter.name, output_format)
+
+        def report(fraction: float, number: int = number) -> None:
+            if progress is not None:
+                progress(number, len(files), fraction)
+
+        results.append(
+            convert_voice(
+                path, model, output=destination, converter=converter, progress=report, **settings
+            )
+        )
+    return results
