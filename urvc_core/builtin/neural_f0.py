@@ -135,17 +135,9 @@ def torch_device() -> torch.device:
     """The device of config.toml's ``device`` setting; ``auto`` picks a GPU torch sees."""
     import torch
 
-    from urvc_core.home import load_config
+    from urvc_core.devices import resolve_device
 
-    setting = str(load_config()["device"])
-    if setting != "auto":
-        return torch.device(setting)
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    mps = getattr(torch.backends, "mps", None)
-    if mps is not None and mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
+    return torch.device(resolve_device("auto"))
 
 
 @functools.lru_cache(maxsize=_MODEL_CACHE_SIZE)

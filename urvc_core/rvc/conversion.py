@@ -250,12 +250,12 @@ class VoiceConverter:
         precision: str = "fp32",
         device: str | None = None,
     ) -> None:
-        from urvc_core.home import load_config
+        from urvc_core.devices import resolve_device
         from urvc_core.rvc.feature_index import FeatureIndex
         from urvc_core.rvc.voice_model import VoiceModel
         from urvc_core.voices import resolve_voice_model
 
-        self.device = device or _resolve_device(load_config()["device"])
+        self.device = device or resolve_device("auto")
         self.entry = resolve_voice_model(str(model))
         self.model = VoiceModel.load(self.entry.model_path, device=self.device, precision=precision)
         self.info = self.model.info
@@ -530,16 +530,6 @@ def _model_median_f0(info: Any) -> float | None:
         if isinstance(value, (int, float)) and value > 0:
             return float(value)
     return None
-
-
-def _resolve_device(setting: str) -> str:
-    if setting != "auto":
-        return setting
-    import torch
-
-    if torch.cuda.is_available():
-        return "cuda"
-    return "cpu"
 
 
 def _load_embedder(requested: str, trained_with: str, device: str) -> tuple[str, Any]:

