@@ -29,10 +29,10 @@ $(INSTALLED): pyproject.toml $(addsuffix /pyproject.toml,$(PLUGIN_DIRS))
 	$(AUDIO_SEPARATOR)
 	touch $@
 
-# The main job. Until the cover pipeline lands: check the installation, list the backends.
+# The main job: a cover, offline, of an example song in a voice model urvc builds (random
+# weights, named as such); `urvc demo` prints what it used and how to use a real voice.
 demo: setup
-	$(BIN)/urvc doctor
-	$(BIN)/urvc backends
+	$(BIN)/urvc demo
 
 test: lint typecheck pytest
 

@@ -8,6 +8,7 @@ carries the pitch through any weights), chunked == unchunked, settings that act.
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 from typing import Any
@@ -143,7 +144,7 @@ def test_chunks_are_cut_at_quiet_frames() -> None:
     chunks = plan_chunks(energy, chunk_frames=1000, search_frames=200)
     assert chunks[0].start == 0 and chunks[-1].end == 3000
     assert 1100 <= chunks[0].end <= 1110
-    assert all(a.end == b.start for a, b in zip(chunks, chunks[1:], strict=False))
+    assert all(a.end == b.start for a, b in itertools.pairwise(chunks))
 
 
 def test_split_audio_leaves_silences_silent(v2_model: Path, embedder_768: Path) -> None:
@@ -291,11 +292,11 @@ def test_v1_model_uses_projected_layer_9_features(tmp_path: Path, embedder_256: 
 
 
 def test_bad_settings_are_clear_errors(v2_model: Path) -> None:
-    with pytest.raises(UrvcError, match="index_rate=2.0 is out of range; use a value from 0 to 1"):
+    with pytest.raises(UrvcError, match=r"index_rate=2\.0 is out of range; use a value from 0 to 1"):
         convert_voice(speech(), v2_model, index_rate=2)
     with pytest.raises(UrvcError, match="no conversion setting 'index'"):
         convert_voice(speech(), v2_model, index=0.5)
-    with pytest.raises(UrvcError, match="f0_min .* must be below f0_max"):
+    with pytest.raises(UrvcError, match=r"f0_min .* must be below f0_max"):
         convert_voice(speech(), v2_model, f0_min=500, f0_max=400)
 
 

@@ -27,13 +27,18 @@ from urvc_core.backends import (
     Setting,
     TTSEngine,
 )
+from urvc_core.cache import StepCache
 from urvc_core.catalogue import asset_store, fetch_asset, list_assets
+from urvc_core.cover import CoverResult, make_cover, make_covers
 from urvc_core.doctor import DoctorReport, run_doctor
 from urvc_core.errors import UrvcError
 from urvc_core.home import Config, UrvcHome, load_config, set_config_value, urvc_home
 from urvc_core.hookspecs import hookimpl
+from urvc_core.mixing import MixResult, Track, mix_files, mix_tracks
 from urvc_core.plugins import PluginRecord, list_plugins
 from urvc_core.registry import get_backend, list_backends
+from urvc_core.separation import separate_files, separate_song
+from urvc_core.sources import Source, resolve_sources
 from urvc_core.version import __version__
 
 __all__ = [
@@ -44,15 +49,20 @@ __all__ = [
     "BackendInfo",
     "BackendKind",
     "Config",
+    "CoverResult",
     "DoctorReport",
     "Effect",
     "Embedder",
     "F0Extractor",
     "FusionMethod",
+    "MixResult",
     "PluginRecord",
     "Separator",
     "Setting",
+    "Source",
+    "StepCache",
     "TTSEngine",
+    "Track",
     "UrvcError",
     "UrvcHome",
     "__version__",
@@ -68,9 +78,16 @@ __all__ = [
     "list_plugins",
     "load_audio",
     "load_config",
+    "make_cover",
+    "make_covers",
+    "mix_files",
+    "mix_tracks",
     "resample",
+    "resolve_sources",
     "run_doctor",
     "save_audio",
+    "separate_files",
+    "separate_song",
     "set_config_value",
     "urvc_home",
 ]

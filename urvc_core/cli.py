@@ -774,7 +774,7 @@ def _print_steps(steps: Sequence[Any]) -> None:
                 step.name,
                 step.backend,
                 f"{step.seconds:.2f}",
-                "hit" if step.cached else ("-" if step.backend == "none" else "computed"),
+                "hit" if step.cached else ("computed" if step.key else "-"),
             ]
             for step in steps
         ],
@@ -783,7 +783,12 @@ def _print_steps(steps: Sequence[Any]) -> None:
 
 @cli.command()
 @click.argument("songs", nargs=-1, required=True)
-@click.option("-m", "--model", required=True, help="Voice model: a library name or a .pth path.")
+@click.option(
+    "-m",
+    "--model",
+    required=True,
+    help="Voice model: a library name, a .pth path, or a .pth/.zip URL (downloaded once).",
+)
 @click.option(
     "-o",
     "--output",

@@ -1,0 +1,262 @@
+"""The demo: a whole cover, offline, from files urvc builds itself.
+
+No voice model, embedder or separation weights can be downloaded on a machine without
+internet, so :func:`build_demo_assets` makes everything a cover needs, in the formats
+real ones come in:
+
+* ``urvc-demo-song.wav``: an example song, 10 s, stereo, 44.1 kHz: a sentence of the
+  CMU ARCTIC speech database (shipped with urvc) read twice, panned centre, over a
+  synthesized band (plucked chords panned left and right, a bass, a hi-hat) playing
+  C-G-Am-F at 96 BPM;
+* ``urvc-demo-voice (random weights).pth``: an RVC v1 40 kHz voice model in the
+  community format with *random weights*: it sings the song's pitch and timing with a
+  buzzing timbre that is nobody's voice;
+* ``urvc-demo-embedder (random weights)/``: a HuBERT-shaped content embedder in the
+  Hugging Face layout Applio uses, random weights too.
+
+:func:`run_demo` then runs the cover the way a user would: built-in ``dsp-center``
+separation (no weights), FCPE pitch (its weights ship in the torchfcpe wheel), the
+``clean`` effects preset when the pedalboard plugin is installed, and the mix.
+
+Building the model and the embedder uses :mod:`urvc_core.testing`, which needs pytest
+installed (``make demo`` installs it).
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from urvc_core.backends import Audio
+from urvc_core.errors import UrvcError
+
+__all__ = [
+    "DEMO_EMBEDDER_NAME",
+    "DEMO_SONG_NAME",
+    "DEMO_VOICE_NAME",
+    "DemoAssets",
+    "DemoResult",
+    "build_demo_assets",
+    "build_demo_song",
+    "run_demo",
+]
+
+DEMO_VOICE_NAME = "urvc-demo-voice (random weights)"
+DEMO_EMBEDDER_NAME = "urvc-demo-embedder (random weights)"
+DEMO_SONG_NAME = "urvc-demo-song"
+SAMPLE_RATE = 44100
+_SPEECH_FILE = Path(__file__).parent / "testing" / "data" / "arctic_a0007.wav"
+_BEAT_SECONDS = 60.0 / 96.0
+#: C, G, A minor, F: one bar (4 beats) each. Notes in Hz: (bass, chord tones).
+_CHORDS: tuple[tuple[float, tuple[float, ...]], ...] = (
+    (65.41, (261.63, 329.63, 392.00)),
+    (98.00, (246.94, 293.66, 392.00)),
+    (110.00, (261.63, 329.63, 440.00)),
+    (87.31, (261.63, 349.23, 440.00)),
+)
+
+
+@dataclass(frozen=True)
+class DemoAssets:
+    folder: Path
+    song: Path
+    model: Path
+    embedder: Path
+
+    def as_dict(self) -> dict[str, str]:
+        return {
+            "folder": str(self.folder),
+            "song": str(self.song),
+            "model": str(self.model),
+            "embedder": str(self.embedder),
+        }
+
+
+@dataclass
+class DemoResult:
+    assets: DemoAssets
+    cover: Any
+    command: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "assets": self.assets.as_dict(),
+            "command": self.command,
+            "voice": DEMO_VOICE_NAME,
+            "cover": self.cover.as_dict(),
+        }
+
+
+def default_demo_folder() -> Path:
+    from urvc_core.home import urvc_home
+
+    return urvc_home().root / "demo"
+
+
+def _pluck(frequency: float, seconds: float, rng: np.random.Generator) -> np.ndarray:
+    """A guitar-like note: harmonics with random phases, dying away."""
+    age = np.arange(round(seconds * SAMPLE_RATE)) / SAMPLE_RATE
+    note = np.zeros_like(age)
+    for k in range(1, 10):
+        if k * frequency < SAMPLE_RATE / 2:
+            phase = rng.uniform(0.0, 2.0 * np.pi)
+            note += np.sin(2 * np.pi * k * frequency * age + phase) * np.exp(-(2.0 + k) * age) / k
+    return note
+
+
+def build_demo_song(seconds: float = 10.0, *, seed: int = 0) -> Audio:
+    """The example song: the ARCTIC sentence every 4.5 s over a synthesized stereo band."""
+    import soundfile
+
+    from urvc_core.audio import resample
+
+    rng = np.random.default_rng(seed)
+    length = round(seconds * SAMPLE_RATE)
+    left = np.zeros(length)
+    right = np.zeros(length)
+    centre = np.zeros(length)
+
+    def add(track: np.ndarray, start: float, note: np.ndarray, gain: float) -> None:
+        begin = round(start * SAMPLE_RATE)
+        if begin >= length:
+            return
+        end = min(length, begin + len(note))
+        track[begin:end] += gain * note[: end - begin]
+
+    beat = 0
+    while beat * _BEAT_SECONDS < seconds:
+        bass, chord = _CHORDS[(beat // 4) % len(_CHORDS)]
+        time = beat * _BEAT_SECONDS
+        # Guitars: one strums on the beat on the left, one picks off the beat on the right.
+        for number, tone in enumerate(chord):
+            add(left, time + 0.012 * number, _pluck(tone, 1.2, rng), 0.22)
+        add(right, time + _BEAT_SECONDS / 2, _pluck(chord[beat % 3] * 2, 0.8, rng), 0.25)
+        if beat % 2 == 0:
+            add(centre, time, _pluck(bass, 1.0, rng), 0.5)
+        for eighth in (0.0, 0.5):  # hi-hat: short bright noise bursts, right of centre
+            burst = np.diff(rng.standard_normal(round(0.04 * SAMPLE_RATE) + 1))
+            burst *= np.exp(-np.arange(len(burst)) / (0.008 * SAMPLE_RATE))
+            add(right, time + eighth * _BEAT_SECONDS, burst, 0.05)
+            add(left, time + eighth * _BEAT_SECONDS, burst, 0.02)
+        beat += 1
+
+    samples, rate = soundfile.read(_SPEECH_FILE, dtype="float32", always_2d=True)
+    voice = resample(Audio(samples.T[:1], int(rate)), SAMPLE_RATE).samples[0].astype(np.float64)
+    vocals = np.zeros(length)
+    # The sentence (4 s) every 4.5 s from 0.8 s on: twice in the 10 s demo.
+    for start in np.arange(0.8, seconds - 1.0, 4.5):
+        begin = round(start * SAMPLE_RATE)
+        end = min(length, begin + len(voice))
+        vocals[begin:end] += voice[: end - begin]
+    band = np.stack([left + 0.6 * centre, right + 0.4 * centre])
+    band *= 0.7 * np.sqrt(np.mean(vocals**2)) / max(np.sqrt(np.mean(band**2)), 1e-9)
+    song = band + vocals[np.newaxis, :]
+    song *= 10 ** (-1.0 / 20.0) / np.max(np.abs(song))
+    # A short fade at both ends: no click where the song starts and stops.
+    fade = round(0.01 * SAMPLE_RATE)
+    song[:, :fade] *= np.linspace(0.0, 1.0, fade)
+    song[:, -fade:] *= np.linspace(1.0, 0.0, fade)
+    return Audio(song.astype(np.float32), SAMPLE_RATE)
+
+
+def build_demo_assets(folder: str | Path | None = None) -> DemoAssets:
+    """Build the demo song, voice model and embedder in ``folder`` (kept if already there)."""
+    from urvc_core.audio import save_audio
+
+    folder = Path(folder).expanduser() if folder is not None else default_demo_folder()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UrvcError(f"Can't create the demo folder {folder}: {exc.strerror or exc}.") from exc
+    song = folder / f"{DEMO_SONG_NAME}.wav"
+    model = folder / f"{DEMO_VOICE_NAME}.pth"
+    embedder = folder / DEMO_EMBEDDER_NAME
+    if not song.is_file():
+        save_audio(build_demo_song(), song)
+    if not model.is_file() or not (embedder / "config.json").is_file():
+        try:
+            from urvc_core.testing.embedder_models import build_hf_hubert_folder
+            from urvc_core.testing.voice_models import build_voice_model_file
+        except ImportError as exc:
+            raise UrvcError(
+                f"The demo builds its random-weight voice model with urvc_core.testing, "
+                f"which needs {exc.name or 'pytest'}: pip install pytest."
+            ) from exc
+        if not model.is_file():
+            staged = model.with_name(f".{model.name}.building")
+            build_voice_model_file(
+                staged,
+                version="v1",
+                sample_rate=40000,
+                metadata={
+                    "info": f"{DEMO_VOICE_NAME}: built by urvc with random weights; not a "
+                    f"trained voice, for the demo only"
+                },
+            )
+            staged.replace(model)
+        if not (embedder / "config.json").is_file():
+            import shutil
+
+            staged_folder = embedder.with_name(f".{embedder.name}.building")
+            shutil.rmtree(staged_folder, ignore_errors=True)
+            # 64 wide with ContentVec's projection to 256: what a v1 model takes.
+            build_hf_hubert_folder(staged_folder, hidden_size=64)
+            shutil.rmtree(embedder, ignore_errors=True)
+            staged_folder.replace(embedder)
+    return DemoAssets(folder=folder, song=song, model=model, embedder=embedder)
+
+
+def demo_cover_options() -> dict[str, Any]:
+    """The cover options of the demo: offline separation, FCPE, and effects if installed."""
+    from urvc_core.registry import backend_registry
+
+    options: dict[str, Any] = {
+        "separation": "center",
+        "f0_method": "fcpe",
+    }
+    effects = backend_registry().names("effect")
+    if "reverb" in effects and "compressor" in effects:
+        options["effects_preset"] = "clean"
+    return options
+
+
+def demo_command(assets: DemoAssets, options: dict[str, Any]) -> str:
+    """The ``urvc cover`` command line equivalent to the demo."""
+    words = [
+        "urvc",
+        "cover",
+        str(assets.song),
+        "-m",
+        str(assets.model),
+        "--embedder",
+        str(assets.embedder),
+        "--f0-method",
+        str(options["f0_method"]),
+        "--separation",
+        str(options["separation"]),
+    ]
+    if "effects_preset" in options:
+        words += ["--effects-preset", str(options["effects_preset"])]
+    words += ["-o", str(assets.folder)]
+    return shlex.join(words)
+
+
+def run_demo(folder: str | Path | None = None, *, progress: Any = None) -> DemoResult:
+    """Build the demo's files (once) and make the cover; returns what it made and used."""
+    from urvc_core.cover import make_cover
+
+    assets = build_demo_assets(folder)
+    options = demo_cover_options()
+    cover = make_cover(
+        assets.song,
+        assets.model,
+        embedder=str(assets.embedder),
+        output=assets.folder,
+        progress=progress,
+        **options,
+    )
+    return DemoResult(assets=assets, cover=cover, command=demo_command(assets, options))
