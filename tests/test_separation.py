@@ -68,6 +68,9 @@ def test_auto_is_lead_clean_with_the_mdx_plugin() -> None:
 
 
 def test_auto_offline_without_weights_is_center(monkeypatch: pytest.MonkeyPatch) -> None:
+    # With the plugin installed, auto would pick lead-clean but for the missing weights;
+    # the numpy-1 environment (make test-numpy1) has no plugins, so nothing to test there.
+    pytest.importorskip("urvc_separator_mdx")
     monkeypatch.setenv("URVC_OFFLINE", "1")
     plan, notes = plan_separation("auto")
     assert [s.separator for s in plan] == ["dsp-center"]
@@ -86,6 +89,7 @@ def test_without_the_mdx_plugin(without_plugins: None) -> None:
 
 
 def test_steps_are_overridden_skipped_and_checked() -> None:
+    pytest.importorskip("urvc_separator_mdx")  # lead-clean's steps check their separators
     plan, _ = plan_separation("center", ["vocals=dsp-center:n_fft=2048,mask-exponent=4"])
     assert plan[0].settings == {"n_fft": 2048, "mask_exponent": 4.0, "low_cut_hz": 70.0}
     plan, _ = plan_separation("lead-clean", skip=["karaoke"])
