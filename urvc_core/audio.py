@@ -13,12 +13,10 @@ this module (which the CLI does to answer ``--help``) costs no more than numpy.
 
 from __future__ import annotations
 
-import contextlib
 import inspect
 import json
 import os
 import re
-import secrets
 import shutil
 import stat
 import subprocess
@@ -30,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from urvc_core.atomic_files import atomic_destination
 from urvc_core.backends import Audio
 from urvc_core.errors import AudioFileError, UrvcError
 
@@ -641,8 +640,8 @@ def _write_with_soundfile(
 def _write_atomically(path: Path, write: Callable[[Path], None]) -> None:
     """Call ``write(temporary_path)``, then move the result onto ``path`` in one rename.
 
-    The temporary file sits in the target's folder because a rename is only atomic
-    within one file system.
+    The mechanics are :func:`~urvc_core.atomic_files.atomic_destination`'s; what is
+    audio's own is saying what went wrong in a way that names the file.
     """
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -653,42 +652,13 @@ def _write_atomically(path: Path, write: Callable[[Path], None]) -> None:
         ) from exc
     if path.is_dir():
         raise AudioFileError(f"Can't write {path}: it is a folder; name a file instead.")
-
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
     try:
-        # Created here rather than with mkstemp, whose 0600 mode would end up on the
-        # saved file; 0666 lets the umask give it the usual permissions.
-        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-        os.close(descriptor)
-    except OSError as exc:
-        raise _write_error(path, exc) from exc
-
-    try:
-        write(temporary)
-        _flush_to_disk(temporary)
-        if path.exists():
-            # Keep the permissions someone gave the file being replaced.
-            shutil.copymode(path, temporary)
-        os.replace(temporary, path)
+        with atomic_destination(path) as temporary:
+            write(temporary)
     except UrvcError:
-        _remove_quietly(temporary)
         raise
     except _SOUNDFILE_ERRORS as exc:
-        _remove_quietly(temporary)
         raise _write_error(path, exc) from exc
-    except BaseException:
-        # KeyboardInterrupt included: leave no temporary file behind, then stop.
-        _remove_quietly(temporary)
-        raise
-
-
-def _flush_to_disk(path: Path) -> None:
-    """fsync, so a power cut after the rename can't leave a renamed but empty file."""
-    descriptor = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
 
 
 def _write_error(path: Path, exc: BaseException) -> AudioFileError:
@@ -703,10 +673,3 @@ def _write_error(path: Path, exc: BaseException) -> AudioFileError:
         )
     detail = _soundfile_message(exc) if isinstance(exc, Exception) else type(exc).__name__
     return AudioFileError(f"Can't write {path}: {detail}.")
-
-
-def _remove_quietly(path: Path) -> None:
-    # The error that brought us here is the one worth showing; failing to remove the
-    # temporary file as well would only hide it.
-    with contextlib.suppress(OSError):
-        path.unlink()

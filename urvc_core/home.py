@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from urvc_core.atomic_files import write_text_atomically
 from urvc_core.backends import Setting
 from urvc_core.errors import ConfigError
 
@@ -210,8 +211,11 @@ def set_config_value(key: str, value: str, home: UrvcHome | None = None) -> Conf
         document.setdefault(CONVERT_TABLE, {})[key.split(".", 1)[1]] = checked
     else:
         document[key] = checked
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(tomli_w.dumps(document), encoding="utf-8")
-    os.replace(temporary, path)
+    try:
+        write_text_atomically(path, tomli_w.dumps(document))
+    except OSError as exc:
+        raise ConfigError(
+            f"Can't write the config file {path}: {exc.strerror or exc}; check that you "
+            f"can write to {path.parent}, or point URVC_HOME at a folder you can."
+        ) from exc
     return load_config(home)

@@ -24,14 +24,13 @@ cheap.
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from urvc_core.atomic_files import write_bytes_atomically
 from urvc_core.errors import UrvcError
 
 __all__ = [
@@ -345,13 +344,11 @@ def build_feature_index(features: np.ndarray, path: Path, *, seed: int = 0) -> P
         index.add(vectors[start : start + _ADD_BATCH])
 
     serialized = faiss.serialize_index(index)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(serialized.tobytes())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+        write_bytes_atomically(path, serialized.tobytes())
+    except OSError as exc:
+        raise UrvcError(
+            f"Can't write the feature index {path}: {exc.strerror or exc}; choose a folder "
+            f"you can write to, with free space."
+        ) from exc
     return path

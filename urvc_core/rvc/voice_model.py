@@ -17,10 +17,7 @@ into plain weights on loading. Files are read with
 
 from __future__ import annotations
 
-import contextlib
-import os
 import re
-import uuid
 from collections import Counter, OrderedDict
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
@@ -29,6 +26,7 @@ from typing import Any
 
 import torch
 
+from urvc_core.atomic_files import atomic_destination
 from urvc_core.errors import UrvcError
 from urvc_core.rvc.checkpoints import load_checkpoint
 from urvc_core.rvc.synthesizer import (
@@ -460,7 +458,8 @@ def save_voice_model(
     ``parametrizations.weight.original0``/``original1``. ``fp16`` stores float16, as
     RVC's export does. ``metadata`` adds keys after the layout's own (``info``,
     ``epoch``, ``step``, ``author``, ``vocoder``, ``embedder_model``...). Raises
-    ValueError when the weights don't fit ``config``.
+    ValueError when the weights don't fit ``config``, UrvcError when the file can't be
+    written.
     """
     path = Path(path)
     if version not in EMBEDDER_DIMS:
@@ -498,18 +497,14 @@ def save_voice_model(
         "version": version,
         **metadata,
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # A hidden name beside the target, renamed over it once complete: a crash or a full
-    # disk never leaves a file that looks like a finished model.
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.part")
+    # Atomic, so a crash or a full disk never leaves a file that looks like a finished
+    # model.
     try:
-        with open(temporary, "xb") as file:
-            torch.save(contents, file)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise
+        with atomic_destination(path) as temporary:
+            torch.save(contents, temporary)
+    except OSError as exc:
+        raise UrvcError(
+            f"Can't write the voice model {path}: {exc.strerror or exc}; choose a folder "
+            f"you can write to, with free space."
+        ) from exc
     return path

@@ -17,14 +17,13 @@ is float32 (362 MB), with the number of frames left free. It needs the ``onnx`` 
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from urvc_core.atomic_files import atomic_destination
 from urvc_core.errors import UrvcError
 from urvc_f0_rmvpe.network import MEL_BANDS, TIME_MULTIPLE
 
@@ -57,33 +56,24 @@ def exported_path(weights: Path, cache: Path) -> Path:
 
 def export_network(network: torch.nn.Module, destination: Path) -> Path:
     """Export ``network`` (float32, CPU) to ONNX at ``destination``, atomically."""
-    destination.parent.mkdir(parents=True, exist_ok=True)
     example = torch.zeros(1, MEL_BANDS, 2 * TIME_MULTIPLE)
-    handle, temporary = tempfile.mkstemp(
-        prefix=f".{destination.name}.", suffix=".part", dir=destination.parent
-    )
-    os.close(handle)
-    try:
-        with warnings.catch_warnings():
-            # The TorchScript-based exporter is the one that needs no extra package;
-            # torch marks it deprecated and warns about the GRU's batch-first layout.
-            warnings.simplefilter("ignore")
-            torch.onnx.export(
-                network,
-                (example,),
-                temporary,
-                dynamo=False,
-                input_names=[_INPUT],
-                output_names=[_OUTPUT],
-                dynamic_axes={
-                    _INPUT: {0: "batch", 2: "frames"},
-                    _OUTPUT: {0: "batch", 1: "frames"},
-                },
-                opset_version=OPSET,
-            )
-        os.replace(temporary, destination)
-    finally:
-        Path(temporary).unlink(missing_ok=True)
+    with atomic_destination(destination) as temporary, warnings.catch_warnings():
+        # The TorchScript-based exporter is the one that needs no extra package;
+        # torch marks it deprecated and warns about the GRU's batch-first layout.
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            network,
+            (example,),
+            temporary,
+            dynamo=False,
+            input_names=[_INPUT],
+            output_names=[_OUTPUT],
+            dynamic_axes={
+                _INPUT: {0: "batch", 2: "frames"},
+                _OUTPUT: {0: "batch", 1: "frames"},
+            },
+            opset_version=OPSET,
+        )
     return destination
 
 
