@@ -24,8 +24,8 @@ from pathlib import Path
 
 
 def build_assets(work: Path) -> tuple[Path, Path]:
-    from urvc_core.testing.embedder_models import full_size_contentvec_folder
-    from urvc_core.testing.voice_models import build_voice_model_file
+    from urvc_core.builtin.random_hubert_models import full_size_contentvec_folder
+    from urvc_core.rvc.random_voice_models import build_voice_model_file
 
     work.mkdir(parents=True, exist_ok=True)
     model = work / "full-v2-40k.pth"

@@ -99,9 +99,9 @@ def run_child(arguments: argparse.Namespace, paths: dict[str, Path], env: dict[s
 
 def build(folder: Path, seconds: float) -> dict[str, Path]:
     from urvc_core.audio import save_audio
+    from urvc_core.builtin.random_hubert_models import full_size_contentvec_folder
     from urvc_core.demo import build_demo_song
-    from urvc_core.testing.embedder_models import full_size_contentvec_folder
-    from urvc_core.testing.voice_models import build_voice_model_file
+    from urvc_core.rvc.random_voice_models import build_voice_model_file
 
     song = save_audio(build_demo_song(seconds), folder / "song.mp3")
     model = build_voice_model_file(folder / "Full Voice.pth", size="full")

@@ -90,7 +90,7 @@ def main() -> None:
 
     import torch
 
-    from urvc_core.testing.voice_models import build_voice_model_file
+    from urvc_core.rvc.random_voice_models import build_voice_model_file
 
     with tempfile.TemporaryDirectory() as folder:
         model_path = build_voice_model_file(

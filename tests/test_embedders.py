@@ -24,10 +24,10 @@ from urvc_core.builtin.hubert_embedders import (
     EMBEDDER_CLASSES,
     HubertFamilyEmbedder,
 )
+from urvc_core.builtin.hubert_network import HubertFeatureModel, load_hubert
 from urvc_core.catalogue import list_assets
 from urvc_core.errors import InvalidSettingError, OfflineError, UrvcError
 from urvc_core.registry import list_backends
-from urvc_core.rvc.hubert import HubertFeatureModel, load_hubert
 from urvc_core.testing import EmbedderConformance, signals
 from urvc_core.testing.embedder_models import (
     CFG_STANDIN_MODULE,
@@ -71,6 +71,7 @@ def features(model: HubertFeatureModel, layer: int, project: bool) -> np.ndarray
 # --- loading both layouts ----------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("layout", ["hf-safetensors", "fairseq-cfg", "fairseq-args"])
 def test_every_layout_of_the_same_weights_gives_the_same_features(
     models: dict[str, Path], layout: str

@@ -35,12 +35,14 @@ import torch
 from urvc_core import get_backend
 from urvc_core.assets import Asset
 from urvc_core.backends import F0Extractor
-from urvc_core.builtin import neural_f0
+from urvc_core.builtin import crepe_network, fcpe_network, neural_f0
 from urvc_core.errors import AssetError, OfflineError, UrvcError
-from urvc_core.rvc import crepe, fcpe
 from urvc_core.rvc.checkpoints import load_checkpoint
 from urvc_core.rvc.pitch import extract_pitch
 from urvc_core.testing import F0ExtractorConformance, signals
+
+# Slow (CREPE and FCPE on real speech): `pytest -m "not slow"` leaves these out.
+pytestmark = pytest.mark.slow
 
 WEIGHTS = {
     "crepe": neural_f0.CREPE_FULL_WEIGHTS,
@@ -104,11 +106,11 @@ class TestFcpeConformance(F0ExtractorConformance):
 # --- the networks are the shipped ones ----------------------------------------------------
 
 
-@pytest.mark.parametrize("capacity", crepe.CAPACITIES)
+@pytest.mark.parametrize("capacity", crepe_network.CAPACITIES)
 def test_crepe_network_holds_exactly_the_shipped_weights(capacity: str) -> None:
     path = packaged_weights(WEIGHTS["crepe" if capacity == "full" else "crepe-tiny"])
     shipped = load_checkpoint(path)
-    network = crepe.load_crepe(path, capacity)
+    network = crepe_network.load_crepe(path, capacity)
     loaded = network.state_dict()
     assert list(loaded) == list(shipped)
     for name, tensor in shipped.items():
@@ -120,7 +122,7 @@ def test_crepe_network_holds_exactly_the_shipped_weights(capacity: str) -> None:
 def test_fcpe_network_holds_exactly_the_shipped_weights() -> None:
     path = packaged_weights(WEIGHTS["fcpe"])
     shipped = load_checkpoint(path)["model"]
-    model = fcpe.load_fcpe(path)
+    model = fcpe_network.load_fcpe(path)
     loaded = model.network.state_dict()
     assert sorted(loaded) == sorted(shipped)
     for name, tensor in shipped.items():
@@ -131,7 +133,7 @@ def test_fcpe_network_holds_exactly_the_shipped_weights() -> None:
 def test_a_crepe_file_of_the_other_capacity_is_refused_clearly() -> None:
     path = packaged_weights(WEIGHTS["crepe-tiny"])
     with pytest.raises(UrvcError, match="does not fit the full network"):
-        crepe.load_crepe(path, "full")
+        crepe_network.load_crepe(path, "full")
 
 
 def test_fcpe_mel_filterbank_is_librosas() -> None:
@@ -143,7 +145,7 @@ def test_fcpe_mel_filterbank_is_librosas() -> None:
         expected = librosa.filters.mel(
             sr=sample_rate, n_fft=fft_size, n_mels=bands, fmin=0.0, fmax=f_max
         )
-        actual = fcpe.mel_filterbank(sample_rate, fft_size, bands, 0.0, f_max)
+        actual = fcpe_network.mel_filterbank(sample_rate, fft_size, bands, 0.0, f_max)
         np.testing.assert_allclose(actual, expected, rtol=1e-5, atol=1e-8)
 
 
@@ -151,7 +153,7 @@ def test_fcpe_log_mel_matches_a_reference_computed_with_numpy() -> None:
     # torchfcpe's framing: reflect-pad (window - hop) // 2 on each side, frames without
     # centring, magnitude with a 1e-9 guard, mel, natural log floored at 1e-5.
     audio = signals.speech(16000).samples[0][:16000]
-    mel = fcpe.LogMelSpectrogram(fcpe.MelSettings())
+    mel = fcpe_network.LogMelSpectrogram(fcpe_network.MelSettings())
     actual = mel(torch.from_numpy(audio)).numpy()
 
     padded = np.pad(audio.astype(np.float64), (432, 432), mode="reflect")
@@ -159,7 +161,7 @@ def test_fcpe_log_mel_matches_a_reference_computed_with_numpy() -> None:
     starts = np.arange(0, len(padded) - 1024 + 1, 160)
     frames = np.stack([padded[s : s + 1024] * window for s in starts])
     magnitude = np.sqrt(np.abs(np.fft.rfft(frames, axis=1)) ** 2 + 1e-9)
-    filters = fcpe.mel_filterbank(16000, 1024, 128, 0.0, 8000.0).astype(np.float64)
+    filters = fcpe_network.mel_filterbank(16000, 1024, 128, 0.0, 8000.0).astype(np.float64)
     expected = np.log(np.maximum(magnitude @ filters.T, 1e-5))
     expected = np.concatenate([expected, expected[-1:]])  # one frame short: last repeated
     assert actual.shape == (len(audio) // 160 + 1, 128)
@@ -167,7 +169,7 @@ def test_fcpe_log_mel_matches_a_reference_computed_with_numpy() -> None:
 
 
 def test_fcpe_gives_the_same_answer_in_chunks_as_in_one_piece() -> None:
-    model = fcpe.load_fcpe(packaged_weights(WEIGHTS["fcpe"]))
+    model = fcpe_network.load_fcpe(packaged_weights(WEIGHTS["fcpe"]))
     audio = signals.speech(16000).samples[0][:32000]
     log_mel = model.mel(torch.from_numpy(audio))
     with torch.inference_mode():

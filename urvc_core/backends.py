@@ -275,15 +275,30 @@ class Separator(Backend):
 class F0Extractor(Backend):
     """Measures the fundamental frequency (pitch) of a voice over time.
 
-    ``extract_f0`` takes mono float32 samples at ``sample_rate`` and returns float32 Hz,
+    ``extract_f0`` takes mono float samples at ``sample_rate`` and returns float32 Hz,
     one value per ``hop_length`` samples: ``len(samples) // hop_length + 1`` values,
     value ``i`` centred on sample ``i * hop_length``. Unvoiced frames are ``0``. Voiced
     values lie within ``[f0_min, f0_max]``. RVC computes pitch on 16 kHz audio with a
     hop of 160 (100 frames per second); other rates must work too.
+
+    A backend implements :meth:`estimate_f0` only. ``extract_f0`` keeps the contract
+    around it, the same for every backend:
+
+    * it refuses bad arguments with a :class:`~urvc_core.errors.UrvcError`: samples
+      that are not mono floats (``(samples,)`` or ``(1, samples)``), a sample rate or
+      hop that is not positive, a range other than ``0 < f0_min < f0_max``;
+    * it answers empty input with one unvoiced frame, without asking the backend;
+    * it fits the estimate to exactly the frame count: frames missing at the end are
+      unvoiced, extra ones are dropped;
+    * it makes NaN, infinite, negative and out-of-range values unvoiced, except that a
+      value within a quarter of a semitone outside the range is clamped onto it
+      (refinement and interpolation nudge a pitch on the edge a hair beyond);
+    * it returns float32.
     """
 
     kind = BackendKind.F0_EXTRACTOR
-    work_methods = ("extract_f0",)
+    # Both, so that a backend overriding extract_f0 itself is wrapped as well.
+    work_methods = ("extract_f0", "estimate_f0")
 
     def extract_f0(
         self,
@@ -294,12 +309,98 @@ class F0Extractor(Backend):
         f0_min: float = 50.0,
         f0_max: float = 1100.0,
     ) -> np.ndarray:
+        """The pitch of ``samples`` in Hz per hop, on the contract of the class docstring."""
+        signal = _checked_mono_samples(samples, sample_rate, hop_length, f0_min, f0_max)
+        frame_count = self.frame_count(len(signal), hop_length)
+        if len(signal) == 0:
+            return np.zeros(frame_count, dtype=np.float32)
+        estimate = np.asarray(
+            self.estimate_f0(
+                signal, sample_rate, hop_length=hop_length, f0_min=f0_min, f0_max=f0_max
+            ),
+            dtype=np.float64,
+        )
+        if estimate.ndim != 1:
+            raise ValueError(
+                f"estimate_f0 returned an array of shape {estimate.shape}; it must return "
+                f"one value per frame, shaped (frames,)"
+            )
+        if len(estimate) >= frame_count:
+            estimate = estimate[:frame_count]
+        else:
+            estimate = np.pad(estimate, (0, frame_count - len(estimate)))
+        return _confined_to_range(estimate, f0_min, f0_max)
+
+    def estimate_f0(
+        self,
+        samples: np.ndarray,
+        sample_rate: int,
+        *,
+        hop_length: int,
+        f0_min: float,
+        f0_max: float,
+    ) -> np.ndarray:
+        """The backend's own pitch estimate; :meth:`extract_f0` calls it.
+
+        It is handed checked arguments: ``samples`` is contiguous float32, 1-D and never
+        empty (a view of the caller's array: don't modify it). It returns Hz, ``0``
+        where unvoiced, on the contract's grid: value ``i`` centred on sample
+        ``i * hop_length``, ideally ``frame_count(len(samples), hop_length)`` values.
+        Fewer (even none, for input too short to analyse) leave the last frames
+        unvoiced; more are dropped. It searches for pitch within ``[f0_min, f0_max]``;
+        NaN and values outside the range need no cleaning up, ``extract_f0`` makes
+        them unvoiced. Any dtype will do.
+        """
         raise NotImplementedError
 
     @staticmethod
     def frame_count(num_samples: int, hop_length: int) -> int:
         """How many values ``extract_f0`` returns for ``num_samples`` samples."""
         return num_samples // hop_length + 1
+
+
+#: Pitch estimates this close outside the requested range (a quarter of a semitone)
+#: are clamped onto it: WORLD's stonemask, for one, nudges a value sitting on the edge
+#: of the search range a hair beyond it. Anything further out is not a pitch the
+#: caller asked for, and the frame is reported unvoiced.
+_F0_EDGE_TOLERANCE = 2.0 ** (0.5 / 12.0)
+
+
+def _checked_mono_samples(
+    samples: np.ndarray, sample_rate: int, hop_length: int, f0_min: float, f0_max: float
+) -> np.ndarray:
+    """The samples as contiguous float32 mono, after checking the call's arguments."""
+    array = np.asarray(samples)
+    if array.ndim == 2 and array.shape[0] == 1:
+        array = array[0]
+    if array.ndim != 1:
+        raise UrvcError(
+            f"Pitch extraction needs mono samples shaped (samples,); got shape {array.shape}. "
+            "Mix the audio down to one channel first."
+        )
+    if not np.issubdtype(array.dtype, np.floating):
+        raise UrvcError(
+            f"Pitch extraction needs float samples in [-1, 1]; got {array.dtype}. Load the "
+            "audio with urvc_core.audio.load_audio, or divide integer PCM by its full scale."
+        )
+    if sample_rate <= 0:
+        raise UrvcError(f"Sample rate must be positive; got {sample_rate}.")
+    if hop_length <= 0:
+        raise UrvcError(f"Hop length must be a positive number of samples; got {hop_length}.")
+    if not 0 < f0_min < f0_max:
+        raise UrvcError(
+            f"Pitch range must satisfy 0 < f0_min < f0_max; got f0_min={f0_min}, f0_max={f0_max}."
+        )
+    return np.ascontiguousarray(array, dtype=np.float32)
+
+
+def _confined_to_range(f0: np.ndarray, f0_min: float, f0_max: float) -> np.ndarray:
+    """Float32 Hz with non-finite and out-of-range values made unvoiced (see _F0_EDGE_TOLERANCE)."""
+    f0 = np.nan_to_num(np.asarray(f0, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+    voiced = f0 > 0
+    near_range = (f0 >= f0_min / _F0_EDGE_TOLERANCE) & (f0 <= f0_max * _F0_EDGE_TOLERANCE)
+    confined = np.where(voiced & near_range, np.clip(f0, f0_min, f0_max), 0.0)
+    return confined.astype(np.float32)
 
 
 class Embedder(Backend):

@@ -18,8 +18,9 @@ real ones come in:
 separation (no weights), FCPE pitch (its weights ship in the torchfcpe wheel), the
 ``clean`` effects preset when the pedalboard plugin is installed, and the mix.
 
-Building the model and the embedder uses :mod:`urvc_core.testing`, which needs pytest
-installed (``make demo`` installs it).
+The model and the embedder come from :mod:`urvc_core.rvc.random_voice_models` and
+:mod:`urvc_core.builtin.random_hubert_models`, so the demo needs only what
+``pip install urvc-core`` installs (not pytest, unlike :mod:`urvc_core.testing`).
 """
 
 from __future__ import annotations
@@ -178,14 +179,9 @@ def build_demo_assets(folder: str | Path | None = None) -> DemoAssets:
     if not song.is_file():
         save_audio(build_demo_song(), song)
     if not model.is_file() or not (embedder / "config.json").is_file():
-        try:
-            from urvc_core.testing.embedder_models import build_hf_hubert_folder
-            from urvc_core.testing.voice_models import build_voice_model_file
-        except ImportError as exc:
-            raise UrvcError(
-                f"The demo builds its random-weight voice model with urvc_core.testing, "
-                f"which needs {exc.name or 'pytest'}: pip install pytest."
-            ) from exc
+        from urvc_core.builtin.random_hubert_models import build_hf_hubert_folder
+        from urvc_core.rvc.random_voice_models import build_voice_model_file
+
         if not model.is_file():
             staged = model.with_name(f".{model.name}.building")
             build_voice_model_file(

@@ -5,9 +5,9 @@ good on clean speech. ``harvest`` and ``dio`` come from the WORLD vocoder (throu
 pyworld): harvest is slow and robust, dio is fast and rougher. Both WORLD estimates are
 refined with ``stonemask``, as RVC does, and harvest's gets RVC's 3-tap median filter.
 
-All three follow the :class:`~urvc_core.backends.F0Extractor` contract to the letter:
-``len(samples) // hop_length + 1`` float32 values in Hz, value ``i`` centred on sample
-``i * hop_length``, ``0`` where unvoiced, voiced values within ``[f0_min, f0_max]``.
+All three place frame ``i`` on sample ``i * hop_length``, as the
+:class:`~urvc_core.backends.F0Extractor` contract says; the base class's ``extract_f0``
+checks the arguments, fits the frame count and keeps voiced values within the range.
 """
 
 from __future__ import annotations
@@ -18,61 +18,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from urvc_core.backends import F0Extractor
-from urvc_core.errors import UrvcError
 from urvc_core.hookspecs import Register, hookimpl
-
-#: Estimates this close outside the requested range (a quarter of a semitone) are
-#: clamped onto it: stonemask's refinement nudges a value sitting on the edge of the
-#: search range a hair beyond it. Anything further out is not a pitch the caller asked
-#: for, and the frame is reported unvoiced.
-_EDGE_TOLERANCE = 2.0 ** (0.5 / 12.0)
-
-
-def checked_mono_samples(
-    samples: np.ndarray, sample_rate: int, hop_length: int, f0_min: float, f0_max: float
-) -> np.ndarray:
-    """The samples as contiguous float64 mono, after checking the call's arguments.
-
-    float64 because both Praat and WORLD compute in double precision and take nothing
-    else.
-    """
-    array = np.asarray(samples)
-    if array.ndim == 2 and array.shape[0] == 1:
-        array = array[0]
-    if array.ndim != 1:
-        raise UrvcError(
-            f"Pitch extraction needs mono samples shaped (samples,); got shape {array.shape}. "
-            "Mix the audio down to one channel first."
-        )
-    if sample_rate <= 0:
-        raise UrvcError(f"Sample rate must be positive; got {sample_rate}.")
-    if hop_length <= 0:
-        raise UrvcError(f"Hop length must be a positive number of samples; got {hop_length}.")
-    if not 0 < f0_min < f0_max:
-        raise UrvcError(
-            f"Pitch range must satisfy 0 < f0_min < f0_max; got f0_min={f0_min}, f0_max={f0_max}."
-        )
-    return np.ascontiguousarray(array, dtype=np.float64)
-
-
-def fit_to_frame_count(f0: np.ndarray, frame_count: int) -> np.ndarray:
-    """Trim or zero-pad (unvoiced) at the end so that exactly ``frame_count`` values remain.
-
-    The trackers place frame ``i`` at time ``i * hop / sample_rate`` already; they only
-    disagree with the contract about how many frames the last partial hop gets.
-    """
-    if len(f0) >= frame_count:
-        return f0[:frame_count]
-    return np.pad(f0, (0, frame_count - len(f0)))
-
-
-def confine_to_range(f0: np.ndarray, f0_min: float, f0_max: float) -> np.ndarray:
-    """Float32 Hz with non-finite and out-of-range values made unvoiced (see _EDGE_TOLERANCE)."""
-    f0 = np.nan_to_num(np.asarray(f0, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0)
-    voiced = f0 > 0
-    near_range = (f0 >= f0_min / _EDGE_TOLERANCE) & (f0 <= f0_max * _EDGE_TOLERANCE)
-    confined = np.where(voiced & near_range, np.clip(f0, f0_min, f0_max), 0.0)
-    return confined.astype(np.float32)
 
 
 class PraatPitch(F0Extractor):
@@ -88,18 +34,19 @@ class PraatPitch(F0Extractor):
     #: Praat's autocorrelation window spans this many periods of the pitch floor.
     periods_per_window = 3.0
 
-    def extract_f0(
+    def estimate_f0(
         self,
         samples: np.ndarray,
         sample_rate: int,
         *,
-        hop_length: int = 160,
-        f0_min: float = 50.0,
-        f0_max: float = 1100.0,
+        hop_length: int,
+        f0_min: float,
+        f0_max: float,
     ) -> np.ndarray:
         import parselmouth
 
-        signal = checked_mono_samples(samples, sample_rate, hop_length, f0_min, f0_max)
+        # Praat computes in double precision and takes nothing else.
+        signal = np.asarray(samples, dtype=np.float64)
         frame_count = self.frame_count(len(signal), hop_length)
         # Praat only places frames whose whole window fits in the sound, centred on it.
         # Padding with half a window of silence (plus a hop) on each side lets every
@@ -115,7 +62,7 @@ class PraatPitch(F0Extractor):
         praat_f0 = np.asarray(pitch.selected_array["frequency"], dtype=np.float64)
         praat_times = np.asarray(pitch.xs(), dtype=np.float64)
         if len(praat_f0) == 0:
-            return np.zeros(frame_count, dtype=np.float32)
+            return praat_f0  # no frame Praat could analyse: all unvoiced
         # Praat centres its frame grid in the sound, so it is offset from ours by less
         # than a hop: take the nearest Praat frame for each contract frame.
         wanted_times = (np.arange(frame_count) * hop_length + pad) / sample_rate
@@ -124,7 +71,7 @@ class PraatPitch(F0Extractor):
         inside = (nearest >= 0) & (nearest < len(praat_f0))
         f0 = np.zeros(frame_count, dtype=np.float64)
         f0[inside] = praat_f0[nearest[inside]]
-        return confine_to_range(f0, f0_min, f0_max)
+        return f0
 
 
 class _WorldPitch(F0Extractor):
@@ -132,27 +79,27 @@ class _WorldPitch(F0Extractor):
 
     requires_modules: ClassVar[tuple[str, ...]] = ("pyworld",)
 
-    def extract_f0(
+    def estimate_f0(
         self,
         samples: np.ndarray,
         sample_rate: int,
         *,
-        hop_length: int = 160,
-        f0_min: float = 50.0,
-        f0_max: float = 1100.0,
+        hop_length: int,
+        f0_min: float,
+        f0_max: float,
     ) -> np.ndarray:
         import pyworld
-        signal = checked_mono_samples(samples, sample_rate, hop_length, f0_min, f0_max)
-        frame_count = self.frame_count(len(signal), hop_length)
-        if len(signal) == 0:
-            return np.zeros(frame_count, dtype=np.float32)
+
+        # WORLD computes in double precision and takes nothing else.
+        signal = np.asarray(samples, dtype=np.float64)
         # WORLD's frame k lies at k * frame_period, which is the contract's grid when the
         # period is one hop.
         frame_period_ms = 1000.0 * hop_length / sample_rate
         raw_f0, times = self.track(pyworld, signal, sample_rate, frame_period_ms, f0_min, f0_max)
         refined = pyworld.stonemask(signal, raw_f0, times, sample_rate)
-        refined = self.smooth(np.asarray(refined, dtype=np.float64))
-        return confine_to_range(fit_to_frame_count(refined, frame_count), f0_min, f0_max)
+        # WORLD gives the last partial hop a frame more or less than the contract;
+        # extract_f0 fits the count.
+        return self.smooth(np.asarray(refined, dtype=np.float64))
 
     def track(
         self,

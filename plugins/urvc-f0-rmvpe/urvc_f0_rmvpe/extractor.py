@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from urvc_core.backends import F0Extractor, Setting
-from urvc_core.builtin.classic_f0 import checked_mono_samples
 from urvc_core.errors import UrvcError
 from urvc_f0_rmvpe.decoding import DEFAULT_THRESHOLD
 from urvc_f0_rmvpe.weights import RMVPE_WEIGHTS
@@ -95,22 +94,18 @@ class RmvpePitch(F0Extractor):
         ),
     )
 
-    def extract_f0(
+    def estimate_f0(
         self,
         samples: np.ndarray,
         sample_rate: int,
         *,
-        hop_length: int = 160,
-        f0_min: float = 50.0,
-        f0_max: float = 1100.0,
+        hop_length: int,
+        f0_min: float,
+        f0_max: float,
     ) -> np.ndarray:
         from urvc_f0_rmvpe.salience import estimate_pitch
 
-        signal = checked_mono_samples(samples, sample_rate, hop_length, f0_min, f0_max)
-        frame_count = self.frame_count(len(signal), hop_length)
-        if len(signal) == 0:
-            return np.zeros(frame_count, dtype=np.float32)
-        audio = _at_network_rate(signal, sample_rate)
+        audio = _at_network_rate(samples, sample_rate)
         network, device, dtype = self._network()
         estimate = estimate_pitch(
             network,
@@ -120,17 +115,20 @@ class RmvpePitch(F0Extractor):
             dtype=dtype,
         )
         f0 = estimate.f0_hz(self.options["threshold"])
+        # RVC's rule, applied before interpolating so that no out-of-range frame is
+        # blended into its neighbours: out of range is unvoiced, not clamped onto it.
         f0[(f0 < f0_min) | (f0 > f0_max)] = 0.0
         if (sample_rate, hop_length) != (NETWORK_RATE, NETWORK_HOP):
             from urvc_core.rvc.pitch import interpolate_f0
 
+            frame_count = self.frame_count(len(samples), hop_length)
             f0 = interpolate_f0(
                 np.arange(len(f0)) * (NETWORK_HOP / NETWORK_RATE),
                 f0,
                 np.arange(frame_count) * (hop_length / sample_rate),
                 reach=math.inf,
             )
-        return f0.astype(np.float32)
+        return f0
 
     def _network(self) -> tuple[Network, torch.device, torch.dtype]:
         """The loaded network for the settings, with the device and dtype it runs in."""

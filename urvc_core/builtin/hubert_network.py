@@ -22,6 +22,10 @@ The forward pass follows fairseq's ``HubertModel.extract_features(output_layer=N
 which is what RVC calls: no attention mask for a single utterance, the waveform
 layer-normalised only for models trained that way, and the encoder stopped after
 layer N (so v1's layer 9 costs three layers less than v2's layer 12).
+
+This module is the network and its loading; the ``contentvec``, ``hubert-base``, ...
+and ``custom`` embedder backends in :mod:`urvc_core.builtin.hubert_embedders` find the
+weights and run it.
 """
 
 from __future__ import annotations
