@@ -32,6 +32,9 @@ from urvc_core.testing import harmonic_tone, speech
 from urvc_core.testing.embedder_models import build_hf_hubert_folder
 from urvc_core.testing.voice_models import build_voice_model_file
 
+# Slow (whole conversions through the engine): `pytest -m "not slow"` leaves these out.
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="session")
 def embedder_768(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -183,7 +186,7 @@ def test_index_rate_blends_retrieved_features_into_what_the_synthesizer_gets(
     monkeypatch.setattr(VoiceModel, "synthesize", spy)
     voice = speech()
     converter = VoiceConverter(model, embedder=str(embedder_768))
-    assert converter.index is not None and converter.entry.index_path == index_path
+    assert converter.index is not None and converter.request.voice.index_path == index_path
     converter.convert(voice, ConversionSettings(f0_method="pm", index_rate=0.0, protect=0.5))
     converter.convert(voice, ConversionSettings(f0_method="pm", index_rate=1.0, protect=0.5))
     converter.convert(voice, ConversionSettings(f0_method="pm", index_rate=0.3, protect=0.5))

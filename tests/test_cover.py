@@ -39,6 +39,9 @@ from urvc_core.testing import centre_panned_speech_mix
 from urvc_core.testing.embedder_models import build_hf_hubert_folder
 from urvc_core.testing.voice_models import build_voice_model_file
 
+# Slow (whole covers): `pytest -m "not slow"` leaves these out.
+pytestmark = pytest.mark.slow
+
 HAS_PEDALBOARD = importlib.util.find_spec("urvc_effects_pedalboard") is not None
 needs_pedalboard = pytest.mark.skipif(
     not HAS_PEDALBOARD, reason="the urvc-effects-pedalboard plugin is not installed"
@@ -103,7 +106,8 @@ def backend_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         return create(self, kind, name, **settings)
 
     def spy_load(self: Any, model: Any, **options: Any) -> None:
-        calls.append(f"voice:{Path(str(model)).name}")
+        path = model.voice.model_path if hasattr(model, "voice") else Path(str(model))
+        calls.append(f"voice:{path.name}")
         load(self, model, **options)
 
     monkeypatch.setattr(Registry, "create", spy_create)
@@ -294,7 +298,7 @@ def test_karaoke_backup_vocals_follow_the_shift_in_parallel(
     # Worker processes even for 4 s of audio, to run the parallel path.
     monkeypatch.setattr(urvc_core.cover, "_PARALLEL_SHIFT_MIN_SECONDS", 0.0)
     result = world.cover(
-        separation_steps=["karaoke=dsp-center"],
+        separator_steps=["karaoke=dsp-center"],
         instrumental_pitch=-1,
         output=world.folder / "karaoke",
     )
@@ -311,7 +315,7 @@ def test_karaoke_backup_vocals_follow_the_shift_in_parallel(
 def test_backup_vocals_converted_with_another_voice(world: World, backend_calls: list[str]) -> None:
     other = build_voice_model_file(world.folder / "Other Voice.pth", version="v1", seed=3)
     result = world.cover(
-        separation_steps=["karaoke=dsp-center"],
+        separator_steps=["karaoke=dsp-center"],
         convert_backup=True,
         backup_model=other,
         output=world.folder / "backup",

@@ -29,7 +29,7 @@ HOOK_NAMES = sorted(
 
 
 def test_there_are_hookspecs() -> None:
-    assert len(HOOK_NAMES) == 8
+    assert len(HOOK_NAMES) == 9
 
 
 @pytest.mark.parametrize("hook", HOOK_NAMES)

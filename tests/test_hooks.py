@@ -230,3 +230,40 @@ def test_hook_register_commands(add_distribution: Any, run_urvc: Any) -> None:
     result = run_urvc("hooktest", "shout", "--times", "3")
     assert result.exit_code == 0, result.stderr
     assert result.stdout.strip() == "hey hey hey"
+
+
+def test_hook_register_presets(add_distribution: Any, run_urvc: Any) -> None:
+    add_distribution(
+        "urvc-preset-test",
+        "urvc_preset_test",
+        """
+        from urvc_core import hookimpl
+        from urvc_core.presets import EffectPreset, SeparationPreset, SeparationStep
+
+        @hookimpl
+        def register_presets(register):
+            register(EffectPreset(
+                "hook-test", "Louder", (("loudness-normalize", {"target_lufs": -14}),)
+            ))
+            register(SeparationPreset(
+                "hook-test",
+                "Centre channel, finer",
+                (SeparationStep("vocals", "dsp-center", {"n_fft": 2048}),),
+            ))
+    """,
+    )
+    from urvc_core.effects import list_effect_presets, plan_effects
+    from urvc_core.separation import list_presets, plan_separation
+
+    assert ("hook-test", "urvc-preset-test") in [(p.name, plugin) for p, plugin in list_effect_presets()]
+    (step,) = plan_effects(preset="hook-test")
+    assert step.name == "loudness-normalize" and step.settings["target_lufs"] == -14.0
+    assert ("hook-test", "urvc-preset-test") in [(p.name, plugin) for p, plugin in list_presets()]
+    plan, _ = plan_separation("hook-test")
+    assert [(s.step, s.separator, s.settings["n_fft"]) for s in plan] == [
+        ("vocals", "dsp-center", 2048)
+    ]
+    listed = run_urvc("separate", "--list-presets", "--json")
+    assert listed.exit_code == 0, listed.stderr
+    (entry,) = [p for p in json.loads(listed.stdout) if p["name"] == "hook-test"]
+    assert entry["plugin"] == "urvc-preset-test"

@@ -18,8 +18,8 @@ from urvc_core.errors import InvalidSettingError, UrvcError
 from urvc_core.plugins import reset_plugin_host
 from urvc_core.registry import Registry
 from urvc_core.separation import (
-    PRESETS,
     SeparationStep,
+    list_presets,
     parse_step_spec,
     plan_separation,
     separate_song,
@@ -49,11 +49,17 @@ def without_plugins(monkeypatch: pytest.MonkeyPatch) -> None:
     reset_plugin_host()
 
 
-def test_presets_list_their_steps_and_models() -> None:
-    assert set(PRESETS) == {"center", "vocals", "karaoke", "dereverb", "lead-clean"}
-    assert [s.step for s in PRESETS["lead-clean"].steps] == ["vocals", "karaoke", "dereverb"]
-    assert PRESETS["lead-clean"].steps[1].settings["model"] == "UVR_MDXNET_KARA_2.onnx"
-    assert [s.separator for s in PRESETS["center"].steps] == ["dsp-center"]
+def test_presets_list_their_steps_models_and_plugins() -> None:
+    presets = {preset.name: (preset, plugin) for preset, plugin in list_presets()}
+    assert presets["center"][1] == "urvc_core.builtin.dsp_separator"
+    assert [s.separator for s in presets["center"][0].steps] == ["dsp-center"]
+    if not HAS_MDX:
+        return
+    assert set(presets) == {"center", "vocals", "karaoke", "dereverb", "lead-clean"}
+    lead_clean, plugin = presets["lead-clean"]
+    assert plugin == "urvc-separator-mdx"
+    assert [s.step for s in lead_clean.steps] == ["vocals", "karaoke", "dereverb"]
+    assert lead_clean.steps[1].settings["model"] == "UVR_MDXNET_KARA_2.onnx"
 
 
 @pytest.mark.skipif(not HAS_MDX, reason="the urvc-separator-mdx plugin is not installed")
@@ -84,7 +90,7 @@ def test_without_the_mdx_plugin(without_plugins: None) -> None:
     for preset in ("vocals", "karaoke", "lead-clean"):
         with pytest.raises(UrvcError, match="install urvc-separator-mdx"):
             plan_separation(preset)
-    with pytest.raises(UrvcError, match="The karaoke step needs the separator 'mdx'"):
+    with pytest.raises(UrvcError, match="The karaoke step needs the separator 'mdx': install"):
         plan_separation("center", ["karaoke=mdx:model=UVR_MDXNET_KARA_2.onnx"])
 
 

@@ -30,18 +30,36 @@ from urvc_core.backends import (
 from urvc_core.cache import StepCache
 from urvc_core.catalogue import asset_store, fetch_asset, list_assets
 from urvc_core.cover import CoverResult, make_cover, make_covers
+from urvc_core.cover_options import COVER_SETTINGS, CoverOptions
 from urvc_core.doctor import DoctorReport, run_doctor
 from urvc_core.errors import UrvcError
 from urvc_core.home import Config, UrvcHome, load_config, set_config_value, urvc_home
 from urvc_core.hookspecs import hookimpl
 from urvc_core.mixing import MixResult, Track, mix_files, mix_tracks
 from urvc_core.plugins import PluginRecord, list_plugins
+from urvc_core.presets import EffectPreset, SeparationPreset, SeparationStep, SeparatorChoice
 from urvc_core.registry import get_backend, list_backends
+from urvc_core.rvc.conversion import ConversionResult, VoiceConverter, convert_voice, convert_voices
+from urvc_core.rvc.request import ConversionRequest, resolve_conversion
+from urvc_core.rvc.settings import CONVERSION_SETTINGS, ConversionSettings
 from urvc_core.separation import separate_files, separate_song
 from urvc_core.sources import Source, resolve_sources
 from urvc_core.version import __version__
+from urvc_core.voices import (
+    VoiceEntry,
+    delete_voice_model,
+    download_voice_model,
+    download_voice_models,
+    get_voice_model,
+    import_voice_model,
+    import_voice_models,
+    list_voice_models,
+    resolve_voice_model,
+)
 
 __all__ = [
+    "CONVERSION_SETTINGS",
+    "COVER_SETTINGS",
     "Asset",
     "AssetStore",
     "Audio",
@@ -49,15 +67,23 @@ __all__ = [
     "BackendInfo",
     "BackendKind",
     "Config",
+    "ConversionRequest",
+    "ConversionResult",
+    "ConversionSettings",
+    "CoverOptions",
     "CoverResult",
     "DoctorReport",
     "Effect",
+    "EffectPreset",
     "Embedder",
     "F0Extractor",
     "FusionMethod",
     "MixResult",
     "PluginRecord",
+    "SeparationPreset",
+    "SeparationStep",
     "Separator",
+    "SeparatorChoice",
     "Setting",
     "Source",
     "StepCache",
@@ -65,17 +91,28 @@ __all__ = [
     "Track",
     "UrvcError",
     "UrvcHome",
+    "VoiceConverter",
+    "VoiceEntry",
     "__version__",
     "asset_store",
     "audio_info",
     "convert_audio_file",
     "convert_channels",
+    "convert_voice",
+    "convert_voices",
+    "delete_voice_model",
+    "download_voice_model",
+    "download_voice_models",
     "fetch_asset",
     "get_backend",
+    "get_voice_model",
     "hookimpl",
+    "import_voice_model",
+    "import_voice_models",
     "list_assets",
     "list_backends",
     "list_plugins",
+    "list_voice_models",
     "load_audio",
     "load_config",
     "make_cover",
@@ -83,7 +120,9 @@ __all__ = [
     "mix_files",
     "mix_tracks",
     "resample",
+    "resolve_conversion",
     "resolve_sources",
+    "resolve_voice_model",
     "run_doctor",
     "save_audio",
     "separate_files",

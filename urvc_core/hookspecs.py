@@ -18,7 +18,7 @@ A plugin module implements any of these with the ``urvc_core.hookimpl`` marker::
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
@@ -72,6 +72,17 @@ def register_assets(register: Callable[[Asset], None]) -> None:
 
     Declared assets are fetched through the asset store on first use, listed by
     ``urvc assets list`` and checked by ``urvc doctor``.
+    """
+
+
+@hookspec
+def register_presets(register: Callable[[Any], None]) -> None:
+    """Register named presets: call ``register(preset)`` with each
+    :class:`~urvc_core.presets.EffectPreset` (a named effects chain) or
+    :class:`~urvc_core.presets.SeparationPreset` (a named vocal-extraction chain).
+
+    They are listed by ``urvc effects presets`` and ``urvc separate --list-presets`` with
+    the plugin that gave each, and used by name (``--effects-preset``, ``--separation``).
     """
 
 

@@ -37,7 +37,8 @@ from urvc_core.assets import Asset
 from urvc_core.backends import BackendKind
 from urvc_core.builtin import BUILTIN_PLUGINS
 from urvc_core.errors import PluginConflictError, PluginError
-from urvc_core.registry import Registry
+from urvc_core.presets import PresetRegistry
+from urvc_core.registration import Registry
 
 ENTRY_POINT_GROUP = hookspecs.PROJECT_NAME
 
@@ -89,6 +90,7 @@ class PluginHost:
         self.records: dict[str, PluginRecord] = {}
         self.registry = Registry()
         self.assets: dict[str, tuple[Asset, str]] = {}
+        self.presets = PresetRegistry()
         for module_name in BUILTIN_PLUGINS:
             self._load_module(module_name, module_name, version=None, builtin=True)
         if load_setting is None:
@@ -173,6 +175,16 @@ class PluginHost:
                             f"{record.name} registered asset",
                         )
                     )
+            for impl in self.pm.hook.register_presets.get_hookimpls():
+                if impl.plugin is plugin:
+                    if self.trace:
+                        _trace(f"calling register_presets on {record.name}")
+                    impl.function(
+                        register=self._traced(
+                            self.presets.register_callback(record.name),
+                            f"{record.name} registered preset",
+                        )
+                    )
         except PluginConflictError:
             raise  # a name clash stops start-up: results must not depend on install order
         except PluginError as exc:
@@ -182,6 +194,7 @@ class PluginHost:
         if record.error is not None:
             self.pm.unregister(plugin)
             self.registry.remove_plugin(record.name)
+            self.presets.remove_plugin(record.name)
             for asset_name in [n for n, (_, p) in self.assets.items() if p == record.name]:
                 del self.assets[asset_name]
 
@@ -238,6 +251,23 @@ def plugin_host() -> PluginHost:
     if _host is None:
         _host = PluginHost()
     return _host
+
+
+def backend_version(kind: str, name: str) -> tuple[str, str]:
+    """The plugin that provides a backend, and its version (urvc's for built-ins): what
+    a cached result names so that a new plugin version misses the cache."""
+    from urvc_core.version import __version__
+
+    host = plugin_host()
+    plugin = host.registry.info(kind, name).plugin
+    record = host.records.get(plugin)
+    version = record.version if record is not None and record.version else __version__
+    return plugin, version
+
+
+def preset_registry() -> PresetRegistry:
+    """The effect and separation presets the loaded plugins registered."""
+    return plugin_host().presets
 
 
 def reset_plugin_host() -> None:

@@ -14,53 +14,58 @@ The voice that is converted, ``lead``, is the last of ``dry``, ``main`` and ``vo
 the chain produced. Any step can be skipped: without ``vocals`` the song itself is the
 vocals (an a cappella), without ``karaoke`` the vocals are the main vocals.
 
-Chains come as named presets that list each step's separator, model and settings
-(:data:`PRESETS`); ``urvc separate --list-presets`` prints them. The UVR models need the
-``urvc-separator-mdx`` plugin; the built-in ``dsp-center`` separator needs no weights
-and does the vocals step only, so the ``center`` preset runs on any machine, offline.
-The default, ``auto``, is ``lead-clean`` (Ultimate RVC's three steps) where the mdx
-plugin is installed and urvc may download (or the models are on disk), else ``center``.
+Chains come as named presets that plugins register (:mod:`urvc_core.presets`);
+``urvc separate --list-presets`` prints them with the plugin of each. The kernel's
+built-in ``dsp-center`` separator gives ``center`` (vocals only, no weights, offline);
+the UVR plugin (urvc-separator-mdx) gives ``vocals``, ``karaoke``, ``dereverb`` and
+``lead-clean``. The default, ``auto``, is the highest-ranked preset that can run here
+(:func:`resolve_auto_preset`).
 
-Every step is cached by its input's content hash, separator, plugin version and
-settings (:mod:`urvc_core.cache`).
+Any step may be an ensemble: several separators on the same input, each stem combined
+across them (:mod:`urvc_core.ensembles`). Every step is cached by its input's content
+hash, separators, plugin versions and settings (:mod:`urvc_core.cache`).
 """
 
 from __future__ import annotations
 
 import functools
-import time
-from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from urvc_core.backends import Audio
 from urvc_core.errors import InvalidSettingError, UrvcError
+from urvc_core.plugins import backend_version
+from urvc_core.presets import (
+    ENSEMBLE_METHODS,
+    STEP_NAMES,
+    SeparationPreset,
+    SeparationStep,
+    SeparatorChoice,
+)
+from urvc_core.steps import StemRef, StepReport, StepRunner
 
 if TYPE_CHECKING:
-    from urvc_core.cache import CacheEntry, StepCache
+    from urvc_core.cache import StepCache
 
 __all__ = [
     "AUTO_PRESET",
-    "PRESETS",
     "STEP_NAMES",
+    "SeparatedSong",
     "SeparationPreset",
     "SeparationRun",
     "SeparationStep",
-    "StemRef",
-    "backend_version",
     "list_presets",
     "parse_step_spec",
     "plan_separation",
+    "resolve_auto_preset",
     "run_separation",
+    "separate_files",
     "separate_song",
 ]
 
-STEP_NAMES: tuple[str, ...] = ("vocals", "karaoke", "dereverb")
 AUTO_PRESET = "auto"
-MDX_PLUGIN = "urvc-separator-mdx"
-#: The separators the mdx plugin provides, so an error can name the plugin to install.
-MDX_SEPARATORS = frozenset({"mdx", "mdxc", "vr", "demucs"})
 
 #: The stems each step gives, and the backend stem names each is taken from, in order of
 #: preference: the mdx plugin names a karaoke model's stems Main/Backup and a de-reverb
@@ -75,91 +80,51 @@ _STEP_STEMS: dict[str, tuple[tuple[str, tuple[str, ...]], tuple[str, tuple[str, 
 }
 
 
-@dataclass(frozen=True)
-class SeparationStep:
-    """One step of a chain: which step, the separator backend, and its settings."""
+def list_presets() -> list[tuple[SeparationPreset, str]]:
+    """The registered separation presets, each with the plugin that gave it."""
+    from urvc_core.plugins import preset_registry
 
-    step: str
-    separator: str
-    settings: Mapping[str, Any] = field(default_factory=dict)
-
-    def spec(self) -> str:
-        """``vocals=mdx:model=UVR-MDX-NET-Voc_FT.onnx``, as ``--separator-step`` takes it."""
-        values = ",".join(f"{k}={v}" for k, v in self.settings.items())
-        return f"{self.step}={self.separator}" + (f":{values}" if values else "")
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"step": self.step, "separator": self.separator, "settings": dict(self.settings)}
-
-
-@dataclass(frozen=True)
-class SeparationPreset:
-    name: str
-    description: str
-    steps: tuple[SeparationStep, ...]
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "description": self.description,
-            "steps": [step.as_dict() for step in self.steps],
-        }
-
-
-_VOCALS_MDX = SeparationStep("vocals", "mdx", {"model": "UVR-MDX-NET-Voc_FT.onnx"})
-_KARAOKE_MDX = SeparationStep("karaoke", "mdx", {"model": "UVR_MDXNET_KARA_2.onnx"})
-_DEREVERB_MDX = SeparationStep("dereverb", "mdx", {"model": "Reverb_HQ_By_FoxJoy.onnx"})
-
-#: The named chains. The models are those Ultimate RVC uses for the same steps.
-PRESETS: dict[str, SeparationPreset] = {
-    preset.name: preset
-    for preset in (
-        SeparationPreset(
-            "center",
-            "Built-in DSP centre-channel extraction: vocals/instrumental, no weights, offline",
-            (SeparationStep("vocals", "dsp-center", {}),),
-        ),
-        SeparationPreset("vocals", "Vocals/instrumental with UVR-MDX-NET Voc FT", (_VOCALS_MDX,)),
-        SeparationPreset(
-            "karaoke",
-            "Vocals/instrumental, then main/backup vocals (UVR MDX-NET Karaoke 2)",
-            (_VOCALS_MDX, _KARAOKE_MDX),
-        ),
-        SeparationPreset(
-            "dereverb",
-            "Vocals/instrumental, then the vocals' reverb removed (Reverb HQ by FoxJoy)",
-            (_VOCALS_MDX, SeparationStep("dereverb", "mdx", dict(_DEREVERB_MDX.settings))),
-        ),
-        SeparationPreset(
-            "lead-clean",
-            "Vocals/instrumental, main/backup, then the main vocals' reverb removed "
-            "(Ultimate RVC's three steps)",
-            (_VOCALS_MDX, _KARAOKE_MDX, _DEREVERB_MDX),
-        ),
-    )
-}
-
-
-def list_presets() -> list[SeparationPreset]:
-    return list(PRESETS.values())
+    return preset_registry().separations()
 
 
 def resolve_auto_preset() -> tuple[str, str]:
-    """The preset ``auto`` stands for here, and why."""
-    from urvc_core.registry import backend_registry
+    """The preset ``auto`` stands for here, and why.
 
-    if "mdx" not in backend_registry().names("separator"):
-        return "center", f"the {MDX_PLUGIN} plugin is not installed"
+    The highest-ranked registered preset whose separators are installed and whose
+    weights are on disk or may be downloaded (not with ``URVC_OFFLINE=1``).
+    """
     from urvc_core.catalogue import asset_store
     from urvc_core.plugins import plugin_host
 
+    host = plugin_host()
     store = asset_store()
-    declared = plugin_host().assets
-    models = [str(step.settings["model"]) for step in PRESETS["lead-clean"].steps]
-    present = all(name in declared and store.is_present(declared[name][0]) for name in models)
-    if store.offline and not present:
-        return "center", "urvc is offline and the UVR models are not on disk"
-    return "lead-clean", f"the {MDX_PLUGIN} plugin is installed"
+    installed = set(host.registry.names("separator"))
+    candidates = sorted(host.presets.separations(), key=lambda item: (-item[0].rank, item[0].name))
+    passed_over: list[str] = []
+    for preset, plugin in candidates:
+        if not {m.separator for s in preset.steps for m in s.members} <= installed:
+            continue
+        missing = [
+            name
+            for name in preset.assets
+            if name not in host.assets or not store.is_present(host.assets[name][0])
+        ]
+        if store.offline and missing:
+            passed_over.append(preset.name)
+            continue
+        why = f"from {plugin}" + (
+            f"; {', '.join(passed_over)} passed over: urvc is offline and its models are "
+            f"not on disk"
+            if passed_over
+            else ""
+        )
+        if preset.rank <= 0 and not passed_over:
+            why += "; `urvc install urvc-separator-mdx` adds the UVR presets"
+        return preset.name, why
+    raise UrvcError(
+        "No separation preset can run here: install a separator plugin "
+        "(`urvc install urvc-separator-mdx`), or skip the separation with --skip-step vocals."
+    )
 
 
 def parse_step_spec(spec: str) -> SeparationStep:
@@ -184,152 +149,127 @@ def parse_step_spec(spec: str) -> SeparationStep:
     return SeparationStep(step, separator.strip(), settings)
 
 
+def parse_ensemble_spec(spec: str) -> tuple[str, str]:
+    """``vocals=max`` -> ``("vocals", "max")``: how one step's ensemble combines."""
+    step, equals, method = (part.strip() for part in spec.partition("="))
+    if not equals or step not in STEP_NAMES or method not in ENSEMBLE_METHODS:
+        raise UrvcError(
+            f"Malformed ensemble method {spec!r}: write STEP=METHOD with STEP one of "
+            f"{', '.join(STEP_NAMES)} and METHOD one of {', '.join(ENSEMBLE_METHODS)} "
+            f"(e.g. vocals=median)."
+        )
+    return step, method
+
+
 def plan_separation(
     preset: str | None = None,
     steps: Sequence[SeparationStep | str] = (),
     skip: Collection[str] = (),
+    combine: Mapping[str, str] | Sequence[str] = (),
 ) -> tuple[list[SeparationStep], list[str]]:
     """The checked chain for a preset, per-step overrides and skipped steps, and notes.
 
-    Every separator is looked up and its settings checked (nothing is loaded), so a
-    missing plugin or a bad setting fails before any work.
+    A step given in ``steps`` replaces the preset's; a step given several times is an
+    ensemble of those separators, combined by ``combine[step]`` (a mapping, or
+    ``STEP=METHOD`` specs; default ``median``). Every separator is looked up and its
+    settings checked (nothing is loaded), so a missing plugin or a bad setting fails
+    before any work.
 
     Raises:
         UrvcError: an unknown preset or step, a separator nobody installed (naming the
             plugin that provides it), a bad setting.
     """
+    from urvc_core.plugin_directory import install_hint
+    from urvc_core.plugins import preset_registry
+
     notes: list[str] = []
     name = preset or AUTO_PRESET
     if name == AUTO_PRESET:
         name, why = resolve_auto_preset()
         notes.append(f"Separation preset: {name} ({why}).")
-    if name not in PRESETS:
-        raise UrvcError(
-            f"There is no separation preset named '{name}'; presets: "
-            f"{', '.join([AUTO_PRESET, *PRESETS])}."
-        )
+    try:
+        chosen_preset = preset_registry().separation(name, extra_names=[AUTO_PRESET])
+    except UrvcError as exc:
+        hint = install_hint("separation preset", name)
+        if not hint:
+            raise
+        raise UrvcError(f"{exc} The preset '{name}' comes with a plugin: {hint}.") from None
     for skipped in skip:
         if skipped not in STEP_NAMES:
             raise UrvcError(
                 f"There is no separation step '{skipped}' to skip; steps: {', '.join(STEP_NAMES)}."
             )
-    chosen = {step.step: step for step in PRESETS[name].steps}
-    for given in steps:
-        step = parse_step_spec(given) if isinstance(given, str) else given
+    methods = (
+        dict(combine)
+        if isinstance(combine, Mapping)
+        else dict(parse_ensemble_spec(spec) for spec in combine)
+    )
+    chosen = {step.step: step for step in chosen_preset.steps}
+    given: dict[str, list[SeparationStep]] = {}
+    for item in steps:
+        step = parse_step_spec(item) if isinstance(item, str) else item
         if step.step not in STEP_NAMES:
             raise UrvcError(
                 f"There is no separation step '{step.step}'; steps: {', '.join(STEP_NAMES)}."
             )
-        chosen[step.step] = step
+        given.setdefault(step.step, []).append(step)
+    for step_name, overrides in given.items():
+        first, *others = overrides
+        members = (*first.ensemble, *(m for other in others for m in other.members))
+        chosen[step_name] = replace(
+            first, ensemble=members, combine=methods.get(step_name, first.combine)
+        )
+    for step_name, method in methods.items():
+        if step_name in chosen and not chosen[step_name].ensemble:
+            raise UrvcError(
+                f"--ensemble {step_name}={method} combines several separators, but the "
+                f"{step_name} step has one; give --separator-step {step_name}=... once "
+                f"per separator."
+            )
+        if step_name in chosen:
+            chosen[step_name] = replace(chosen[step_name], combine=method)
     plan = [chosen[s] for s in STEP_NAMES if s in chosen and s not in skip]
     return [_checked(step) for step in plan], notes
 
 
 def _checked(step: SeparationStep) -> SeparationStep:
+    """The step with every member's separator found and its settings checked and filled
+    in (defaults included, so the cache key doesn't depend on spelling)."""
     from urvc_core.errors import BackendNotFoundError
+    from urvc_core.plugin_directory import install_hint
     from urvc_core.registry import backend_registry
 
     registry = backend_registry()
-    if step.separator in MDX_SEPARATORS and step.separator not in registry.names("separator"):
+    checked: list[SeparatorChoice] = []
+    for member in step.members:
+        if member.separator not in registry.names("separator"):
+            hint = install_hint("separator", member.separator)
+            if hint:
+                raise UrvcError(
+                    f"The {step.step} step needs the separator '{member.separator}': {hint}, "
+                    f"or use the built-in separator with --separation center "
+                    f"(vocals/instrumental only, no weights)."
+                )
+        try:
+            info = registry.info("separator", member.separator)
+        except BackendNotFoundError as exc:
+            raise UrvcError(f"The {step.step} step: {exc}") from exc
+        given = {str(k).replace("-", "_"): v for k, v in member.settings.items()}
+        try:
+            settings = info.backend_class.check_settings(given)
+        except InvalidSettingError as exc:
+            raise InvalidSettingError(f"The {step.step} step: {exc}") from exc
+        checked.append(SeparatorChoice(member.separator, settings))
+    if step.combine not in ENSEMBLE_METHODS:
         raise UrvcError(
-            f"The {step.step} step needs the separator '{step.separator}', which the "
-            f"{MDX_PLUGIN} plugin provides: install urvc-separator-mdx "
-            f"(`urvc install urvc-separator-mdx`), or use the built-in separator with "
-            f"--separation center (vocals/instrumental only, no weights)."
+            f"The {step.step} step's ensemble method '{step.combine}' is not one of "
+            f"{', '.join(ENSEMBLE_METHODS)}."
         )
-    try:
-        info = registry.info("separator", step.separator)
-    except BackendNotFoundError as exc:
-        raise UrvcError(f"The {step.step} step: {exc}") from exc
-    given = {str(k).replace("-", "_"): v for k, v in step.settings.items()}
-    try:
-        checked = info.backend_class.check_settings(given)
-    except InvalidSettingError as exc:
-        raise InvalidSettingError(f"The {step.step} step: {exc}") from exc
-    # Every setting, defaults included, so the cache key doesn't depend on spelling.
-    return SeparationStep(step.step, step.separator, checked)
-
-
-def backend_version(kind: str, name: str) -> tuple[str, str]:
-    """The plugin that provides a backend and its version (urvc's for built-ins)."""
-    from urvc_core.plugins import plugin_host
-    from urvc_core.registry import backend_registry
-    from urvc_core.version import __version__
-
-    plugin = backend_registry().info(kind, name).plugin
-    record = plugin_host().records.get(plugin)
-    version = record.version if record is not None and record.version else __version__
-    return plugin, version
+    first, *others = checked
+    return SeparationStep(step.step, first.separator, first.settings, tuple(others), step.combine)
 
 
 # -- running --------------------------------------------------------------------------
-
-
-@dataclass
-class StemRef:
-    """A stem known by its content hash, read from its cached file only when needed."""
-
-    digest: str
-    path: Path | None = None
-    #: Length in seconds, where known without reading the samples.
-    seconds: float = 0.0
-    _audio: Audio | None = field(default=None, repr=False)
-    _loader: Callable[[], Audio] | None = field(default=None, repr=False)
-
-    @classmethod
-    def of_audio(cls, audio: Audio, digest: str | None = None) -> StemRef:
-        from urvc_core.cache import audio_digest
-
-        return cls(digest or audio_digest(audio), None, audio.duration, audio)
-
-    @classmethod
-    def of_file(cls, digest: str, path: Path, load: Callable[[], Audio]) -> StemRef:
-        """A stem in a file, read by ``load`` when first needed."""
-        return cls(digest, path, 0.0, None, load)
-
-    @classmethod
-    def of_entry(cls, entry: CacheEntry, name: str) -> StemRef:
-        """Output ``name`` of a cache entry."""
-        output = entry.outputs[name]
-        frames, rate = output.get("frames"), output.get("sample_rate")
-        seconds = float(frames) / float(rate) if frames and rate else 0.0
-        return cls(entry.digest(name), entry.path(name), seconds, None, lambda: entry.audio(name))
-
-    def load(self) -> Audio:
-        if self._audio is None:
-            if self._loader is None:
-                raise UrvcError("Internal error: a stem with neither audio nor a file.")
-            self._audio = self._loader()
-        return self._audio
-
-    def release(self) -> None:
-        """Forget the samples (they can be read again from the cache)."""
-        if self._loader is not None:
-            self._audio = None
-
-
-@dataclass
-class StepReport:
-    """How one step of a pipeline went: for ``--json`` and the progress display."""
-
-    name: str
-    backend: str
-    seconds: float
-    cached: bool
-    key: str | None = None
-    outputs: dict[str, str] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "backend": self.backend,
-            "seconds": round(self.seconds, 4),
-            "cached": self.cached,
-            "key": self.key,
-            "outputs": self.outputs,
-            "notes": self.notes,
-        }
 
 
 @dataclass
@@ -339,30 +279,25 @@ class SeparationRun:
 
     stems: dict[str, StemRef]
     steps: list[StepReport]
-    notes: list[str] = field(default_factory=list)
 
 
 def run_separation(
     song: StemRef,
     plan: Sequence[SeparationStep],
     *,
+    runner: StepRunner | None = None,
     cache: StepCache | None = None,
     refresh: bool = False,
-    on_step: Callable[[str], None] | None = None,
-    on_done: Callable[[StepReport], None] | None = None,
 ) -> SeparationRun:
     """Run a checked chain (:func:`plan_separation`) on ``song``, each step cached.
 
-    ``on_step`` is called with each step's name as it starts, ``on_done`` with its
-    report when it ends.
+    ``runner`` is the pipeline's step runner (a cover passes its own, so the steps join
+    its reports and progress); without one, a runner over ``cache`` is made.
     """
-    from urvc_core.cache import StepCache, StepResult, step_key
-    from urvc_core.registry import get_backend
-
-    step_cache = cache if cache is not None else StepCache()
+    runner = runner if runner is not None else StepRunner(cache, refresh=refresh)
+    first_report = len(runner.reports)
     # Without a vocals step the song itself is the vocals (an a cappella).
     stems: dict[str, StemRef] = {"vocals": song}
-    reports: list[StepReport] = []
     for step in plan:
         if step.step == "vocals":
             source = song
@@ -370,73 +305,74 @@ def run_separation(
             source = stems["vocals"]
         else:
             source = stems.get("main", stems["vocals"])
-        if on_step is not None:
-            on_step(f"separate.{step.step}")
-        plugin, version = backend_version("separator", step.separator)
-        parameters = {"settings": dict(step.settings)}
-        inputs = {"audio": source.digest}
-        key = step_key(
-            f"separate.{step.step}", step.separator, f"{plugin} {version}", parameters, inputs
-        )
         (first, first_names), (second, second_names) = _STEP_STEMS[step.step]
-
-        def compute(
-            staging: Path,
-            step: SeparationStep = step,
-            source: StemRef = source,
-            first: str = first,
-            second: str = second,
-            first_names: tuple[str, ...] = first_names,
-            second_names: tuple[str, ...] = second_names,
-        ) -> StepResult:
-            separator = get_backend("separator", step.separator, **step.settings)
-            produced = separator.separate(source.load())  # type: ignore[attr-defined]
-            return StepResult(
-                audio={
-                    first: _pick_stem(produced, first_names, step),
-                    second: _pick_stem(produced, second_names, step),
-                }
-            )
-
-        started = time.perf_counter()
-        entry, hit = step_cache.get_or_compute(
-            key,
-            compute,
-            step=f"separate.{step.step}",
-            backend=step.separator,
-            version=f"{plugin} {version}",
-            parameters=parameters,
-            inputs=inputs,
-            refresh=refresh,
+        versions = []
+        for member in step.members:
+            plugin, version = backend_version("separator", member.separator)
+            versions.append(f"{plugin} {version}")
+        parameters: dict[str, Any] = {"settings": dict(step.settings)}
+        if step.ensemble:
+            parameters = {
+                "ensemble": [member.as_dict() for member in step.members],
+                "combine": step.combine,
+            }
+        entry = runner.run(
+            f"separate.{step.step}",
+            step.backend,
+            "; ".join(versions),
+            parameters,
+            {"audio": source.digest},
+            functools.partial(
+                _separate_step,
+                step=step,
+                source=source,
+                roles=((first, first_names), (second, second_names)),
+            ),
         )
         for role in (first, second):
             stems[role] = StemRef.of_entry(entry, role)
-        report = StepReport(
-            name=f"separate.{step.step}",
-            backend=step.separator,
-            seconds=time.perf_counter() - started,
-            cached=hit,
-            key=key,
-            outputs={role: str(entry.path(role)) for role in (first, second)},
-        )
-        reports.append(report)
-        if on_done is not None:
-            on_done(report)
     if "main" not in stems:
         stems["main"] = stems["vocals"]
     stems["lead"] = stems.get("dry") or stems["main"]
-    return SeparationRun(stems=stems, steps=reports)
+    return SeparationRun(stems=stems, steps=runner.reports[first_report:])
+
+
+def _separate_step(
+    staging: Path,
+    *,
+    step: SeparationStep,
+    source: StemRef,
+    roles: tuple[tuple[str, tuple[str, ...]], tuple[str, tuple[str, ...]]],
+) -> Any:
+    """Compute one step: each member separates the input, an ensemble combines them."""
+    from urvc_core.cache import StepResult
+    from urvc_core.ensembles import combine_stems
+    from urvc_core.registry import get_backend
+
+    audio = source.load()
+    picked: dict[str, list[Audio]] = {role: [] for role, _ in roles}
+    for member in step.members:
+        separator = get_backend("separator", member.separator, **member.settings)
+        produced = separator.separate(audio)  # type: ignore[attr-defined]
+        for role, names in roles:
+            picked[role].append(_pick_stem(produced, names, step, member))
+    return StepResult(
+        audio={role: combine_stems(stems, step.combine) for role, stems in picked.items()}
+    )
 
 
 def _pick_stem(
-    produced: Mapping[str, Audio], names: tuple[str, ...], step: SeparationStep
+    produced: Mapping[str, Audio],
+    names: tuple[str, ...],
+    step: SeparationStep,
+    member: SeparatorChoice,
 ) -> Audio:
     for name in names:
         if name in produced:
             return produced[name]
     raise UrvcError(
-        f"The {step.step} step's separator '{step.separator}' "
-        f"({', '.join(f'{k}={v}' for k, v in step.settings.items()) or 'default settings'}) "
+        f"The {step.step} step's separator '{member.separator}' "
+        f"({', '.join(f'{k}={v}' for k, v in member.settings.items()) or 'default settings'}) "
         f"gave the stems {', '.join(produced) or 'none'}, not {' or '.join(names)}; choose "
         f"a model made for this step."
     )
@@ -448,6 +384,7 @@ def separate_song(
     *,
     steps: Sequence[SeparationStep | str] = (),
     skip: Collection[str] = (),
+    combine: Mapping[str, str] | Sequence[str] = (),
     cache: StepCache | None = None,
     refresh: bool = False,
 ) -> dict[str, Audio]:
@@ -455,12 +392,14 @@ def separate_song(
 
     Returns the stems by role: ``vocals`` and ``instrumental`` (the vocals step), ``main``
     and ``backup`` (karaoke), ``dry`` and ``reverb`` (de-reverb), and ``lead``, the voice
-    a cover converts. Each step is cached (:mod:`urvc_core.cache`).
+    a cover converts. A step given several times in ``steps`` is an ensemble, combined
+    by ``combine`` (see :func:`plan_separation`). Each step is cached
+    (:mod:`urvc_core.cache`).
     """
     from urvc_core.audio import load_audio
     from urvc_core.cache import file_digest
 
-    plan, _ = plan_separation(preset, steps, skip)
+    plan, _ = plan_separation(preset, steps, skip, combine)
     if isinstance(song, Audio):
         ref = StemRef.of_audio(song)
     else:
@@ -507,6 +446,7 @@ def separate_files(
     preset: str | None = None,
     steps: Sequence[SeparationStep | str] = (),
     skip: Collection[str] = (),
+    combine: Mapping[str, str] | Sequence[str] = (),
     output_format: str = "wav",
     cookies: str | Path | None = None,
     refresh: bool = False,
@@ -522,7 +462,7 @@ def separate_files(
     from urvc_core.sources import resolve_sources
 
     fmt = write_format_for(Path("stem"), output_format)
-    plan, notes = plan_separation(preset, steps, skip)
+    plan, notes = plan_separation(preset, steps, skip, combine)
     if not plan:
         raise UrvcError("Every separation step is skipped: there is nothing to do.")
     folder = Path(output_dir) if output_dir is not None else urvc_home().outputs

@@ -14,7 +14,8 @@ for machines without weights, for tests, and as a baseline.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from collections.abc import Callable
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -151,3 +152,18 @@ class DspCenterSeparator(Separator):
 @hookimpl
 def register_separators(register: Register) -> None:
     register(DspCenterSeparator)
+
+
+@hookimpl
+def register_presets(register: Callable[[Any], None]) -> None:
+    from urvc_core.presets import SeparationPreset, SeparationStep
+
+    register(
+        SeparationPreset(
+            "center",
+            "Built-in DSP centre-channel extraction: vocals/instrumental, no weights, offline",
+            (SeparationStep("vocals", "dsp-center", {}),),
+            # auto's last resort: it runs anywhere, but a trained model separates better.
+            rank=0,
+        )
+    )

@@ -34,6 +34,7 @@ import numpy as np
 
 from urvc_core.backends import Audio
 from urvc_core.errors import UrvcError
+from urvc_core.rvc.request import ConversionRequest, ResolvedEmbedder, resolve_conversion
 from urvc_core.rvc.settings import ConversionSettings
 
 #: Every sample rate inside the engine up to the synthesizer.
@@ -244,51 +245,64 @@ class VoiceConverter:
 
     def __init__(
         self,
-        model: str | Path,
+        model: str | Path | ConversionRequest,
         *,
         embedder: str = "auto",
         precision: str = "fp32",
         device: str | None = None,
     ) -> None:
+        """Load what ``model`` names: a :class:`ConversionRequest` (from
+        :func:`~urvc_core.rvc.request.resolve_conversion`), or a library name or
+        ``.pth`` path with the embedder and precision to load it with."""
         from urvc_core.devices import resolve_device
         from urvc_core.rvc.feature_index import FeatureIndex
         from urvc_core.rvc.voice_model import VoiceModel
-        from urvc_core.voices import resolve_voice_model
 
+        if not isinstance(model, ConversionRequest):
+            model = resolve_conversion(model, {"embedder": embedder, "precision": precision})
+        self.request = model
+        voice = model.voice
         self.device = device or resolve_device("auto")
-        self.entry = resolve_voice_model(str(model))
-        self.model = VoiceModel.load(self.entry.model_path, device=self.device, precision=precision)
+        self.model = VoiceModel.load(
+            voice.model_path, device=self.device, precision=model.settings.precision
+        )
         self.info = self.model.info
-        self.index = FeatureIndex.load(self.entry.index_path) if self.entry.index_path else None
+        self.index = FeatureIndex.load(voice.index_path) if voice.index_path else None
         if self.index is not None and self.index.dim != self.info.embedder_dim:
             raise UrvcError(
-                f"The index {self.entry.index_path} holds {self.index.dim}-dim features but "
-                f"the voice model {self.entry.name} ({self.info.version}) needs "
+                f"The index {voice.index_path} holds {self.index.dim}-dim features but "
+                f"the voice model {voice.name} ({self.info.version}) needs "
                 f"{self.info.embedder_dim}; import the index that was trained with it."
             )
-        self.embedder_name, self.embedder = _load_embedder(
-            embedder, self.info.embedder, self.device
-        )
+        self.embedder_name = model.embedder.name
+        self.embedder = _load_embedder(model.embedder, self.device)
 
     @property
     def name(self) -> str:
-        return str(self.entry.name)
+        return self.request.voice.name
 
     def convert(
         self,
         audio: Audio,
-        settings: ConversionSettings,
+        request: ConversionRequest | ConversionSettings | None = None,
         *,
         progress: Callable[[float], None] | None = None,
     ) -> ConversionResult:
-        """Convert ``audio`` (any rate, any channels) with ``settings``."""
+        """Convert ``audio`` (any rate, any channels) as ``request`` says: its settings
+        and f0 methods (by default the request the converter was loaded with). Plain
+        :class:`ConversionSettings` are resolved the same way first."""
         import soxr
         import torch
 
         from urvc_core.rvc import pitch as pitch_tools
 
+        if request is None:
+            request = self.request
+        elif isinstance(request, ConversionSettings):
+            request = self.request.with_settings(**request.as_dict())
+        settings = request.settings
         timings: dict[str, float] = {}
-        notes: list[str] = []
+        notes: list[str] = list(request.notes)
         if self.info.pitch_guidance is False and settings.pitch != 0:
             notes.append("The voice model has no pitch guidance: pitch settings have no effect.")
         if settings.speaker_id >= self.info.speakers:
@@ -312,7 +326,8 @@ class VoiceConverter:
         f0 = np.zeros(frame_count, dtype=np.float32)
         if self.info.pitch_guidance:
             with _timed(timings, "f0"):
-                f0, methods = self._extract_f0(samples, settings, notes)
+                methods = list(request.f0_methods)
+                f0 = self._extract_f0(samples, settings, methods)
                 f0 = f0[:frame_count]
                 if settings.auto_pitch != "off":
                     target = settings.auto_pitch_target or _model_median_f0(self.info) or 155.0
@@ -394,15 +409,11 @@ class VoiceConverter:
         )
 
     def _extract_f0(
-        self, samples: np.ndarray, settings: ConversionSettings, notes: list[str]
-    ) -> tuple[np.ndarray, list[str]]:
-        from urvc_core.registry import backend_registry
+        self, samples: np.ndarray, settings: ConversionSettings, methods: Sequence[str]
+    ) -> np.ndarray:
         from urvc_core.rvc import pitch as pitch_tools
 
         guide = pitch_tools.read_f0_curve(Path(settings.f0_file)) if settings.f0_file else None
-        methods = _f0_methods(settings.f0_method, backend_registry().names("f0"), notes)
-        if guide is not None and settings.f0_method == "auto":
-            methods = []  # a curve file alone replaces extraction
         f0 = pitch_tools.extract_pitch(
             samples,
             ENGINE_RATE,
@@ -417,7 +428,7 @@ class VoiceConverter:
                 name: {"hop_length": settings.hop_length} for name in ("crepe", "crepe-tiny")
             },
         )
-        return np.asarray(f0, dtype=np.float32), methods
+        return np.asarray(f0, dtype=np.float32)
 
     def _convert_frames(
         self,
@@ -515,15 +526,6 @@ def _median_filter_voiced(f0: np.ndarray, radius: int) -> np.ndarray:
     return np.where(f0 > 0, np.where(filtered > 0, filtered, f0), 0.0).astype(np.float32)
 
 
-def _f0_methods(setting: str, installed: Sequence[str], notes: list[str]) -> list[str]:
-    if setting == "auto":
-        if "rmvpe" in installed:
-            return ["rmvpe"]
-        notes.append("f0 method: fcpe (auto: the urvc-f0-rmvpe plugin is not installed).")
-        return ["fcpe"]
-    return [name.strip() for name in setting.split(",") if name.strip()]
-
-
 def _model_median_f0(info: Any) -> float | None:
     for key in ("f0_median", "f0_mean", "median_f0"):
         value = info.metadata.get(key)
@@ -532,25 +534,15 @@ def _model_median_f0(info: Any) -> float | None:
     return None
 
 
-def _load_embedder(requested: str, trained_with: str, device: str) -> tuple[str, Any]:
-    """The embedder backend: the requested one, a path, or the one the model names."""
+def _load_embedder(embedder: ResolvedEmbedder, device: str) -> Any:
+    """The embedder backend a request names, from the registry."""
     from urvc_core.registry import backend_registry
 
-    registry = backend_registry()
-    if requested not in ("auto", ""):
-        if Path(requested).expanduser().exists():
-            return str(requested), registry.create(
-                "embedder", "custom", path=requested, device=device
-            )
-        return requested, registry.create("embedder", requested, device=device)
-    name = trained_with or "contentvec"
-    if name not in registry.names("embedder"):
-        raise UrvcError(
-            f"The voice model was trained with the embedder '{name}', which urvc doesn't "
-            f"know; pass --embedder with one of {', '.join(registry.names('embedder'))} "
-            f"or a path to the model."
+    if embedder.path is not None:
+        return backend_registry().create(
+            "embedder", "custom", path=str(embedder.path), device=device
         )
-    return name, registry.create("embedder", name, device=device)
+    return backend_registry().create("embedder", embedder.name, device=device)
 
 
 def convert_voice(
@@ -572,17 +564,19 @@ def convert_voice(
     Pass a :class:`VoiceConverter` to reuse loaded models across calls.
     """
     from urvc_core.audio import load_audio, save_audio, write_format_for
-    from urvc_core.home import load_config
 
-    checked = ConversionSettings.resolve(settings, load_config().convert)
+    if converter is None:
+        request = resolve_conversion(model, settings)
+    else:
+        request = converter.request.with_settings(**settings)
     if output is not None and output_format is not None:
         output = Path(output).with_suffix(f".{output_format}")
     if output is not None:
         write_format_for(output)
     audio = source if isinstance(source, Audio) else load_audio(source)
     if converter is None:
-        converter = VoiceConverter(model, embedder=checked.embedder, precision=checked.precision)
-    result = converter.convert(audio, checked, progress=progress)
+        converter = VoiceConverter(request)
+    result = converter.convert(audio, request, progress=progress)
     result.source = None if isinstance(source, Audio) else str(source)
     if output is not None:
         result.output_path = save_audio(result.audio, output)
@@ -605,7 +599,6 @@ def convert_voices(
 ) -> list[ConversionResult]:
     """Convert several files (or every audio file in folders) with one loaded model."""
     from urvc_core.audio import READ_FORMATS, write_format_for
-    from urvc_core.home import load_config
 
     files: list[Path] = []
     for source in sources:
@@ -621,9 +614,9 @@ def convert_voices(
             files.extend(found)
         else:
             files.append(path)
-    checked = ConversionSettings.resolve(settings, load_config().convert)
+    request = resolve_conversion(model, settings)
     write_format_for(Path(output_dir) / "check", output_format)
-    converter = VoiceConverter(model, embedder=checked.embedder, precision=checked.precision)
+    converter = VoiceConverter(request)
     results = []
     for number, path in enumerate(files):
         destination = Path(output_dir) / default_output_name(path, converter.name, output_format)

@@ -62,6 +62,14 @@ def register_effects(register: Register) -> None:
 
 
 @hookimpl
+def register_presets(register: Any) -> None:
+    from urvc_effects_pedalboard.preset_registration import effect_presets
+
+    for preset in effect_presets():
+        register(preset)
+
+
+@hookimpl
 def register_commands(cli: Any) -> None:
     from urvc_effects_pedalboard.commands import add_commands
 

@@ -112,33 +112,8 @@ class EffectChain:
             UrvcError: not TOML, no ``[[effect]]`` table, a table without a name, an
                 unknown top-level key; otherwise as :meth:`from_steps`.
         """
-        try:
-            document = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            raise UrvcError(f"{source} is not valid TOML: {exc}; fix the file.") from exc
-        unknown = sorted(set(document) - {"effect", "description"})
-        if unknown:
-            raise UrvcError(
-                f"{source} has unknown key(s) {', '.join(unknown)}; a preset holds "
-                f'`description = "..."` and [[effect]] tables.'
-            )
-        tables = document.get("effect")
-        if not isinstance(tables, list) or not tables:
-            raise UrvcError(
-                f"{source} has no effects; add [[effect]] tables, each with a name, "
-                f'e.g. [[effect]] name = "reverb" room_size = 0.3.'
-            )
-        steps = []
-        for number, table in enumerate(tables, start=1):
-            settings = dict(table)
-            name = settings.pop("name", None)
-            if not isinstance(name, str) or not name:
-                raise UrvcError(
-                    f'{source}: effect {number} has no name; add name = "..." to its table.'
-                )
-            steps.append((name, settings))
-        description = document.get("description", "")
-        return cls.from_steps(steps, str(description))
+        description, steps = read_preset_toml(text, source)
+        return cls.from_steps(steps, description)
 
     @classmethod
     def from_file(cls, path: str | Path) -> EffectChain:
@@ -191,6 +166,44 @@ class EffectChain:
 
     def as_dict(self) -> dict[str, Any]:
         return {"description": self.description, "effects": [s.as_dict() for s in self.steps]}
+
+
+def read_preset_toml(
+    text: str, source: str = "preset"
+) -> tuple[str, list[tuple[str, dict[str, Any]]]]:
+    """The description and (effect name, settings) pairs of a preset file's text, as
+    written: nothing is looked up or checked against the registry yet.
+
+    Raises:
+        UrvcError: not TOML, no ``[[effect]]`` table, a table without a name, an
+            unknown top-level key.
+    """
+    try:
+        document = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise UrvcError(f"{source} is not valid TOML: {exc}; fix the file.") from exc
+    unknown = sorted(set(document) - {"effect", "description"})
+    if unknown:
+        raise UrvcError(
+            f"{source} has unknown key(s) {', '.join(unknown)}; a preset holds "
+            f'`description = "..."` and [[effect]] tables.'
+        )
+    tables = document.get("effect")
+    if not isinstance(tables, list) or not tables:
+        raise UrvcError(
+            f"{source} has no effects; add [[effect]] tables, each with a name, "
+            f'e.g. [[effect]] name = "reverb" room_size = 0.3.'
+        )
+    steps = []
+    for number, table in enumerate(tables, start=1):
+        settings = dict(table)
+        name = settings.pop("name", None)
+        if not isinstance(name, str) or not name:
+            raise UrvcError(
+                f'{source}: effect {number} has no name; add name = "..." to its table.'
+            )
+        steps.append((name, settings))
+    return str(document.get("description", "")), steps
 
 
 def make_step(name: str, settings: Mapping[str, Any]) -> ChainStep:

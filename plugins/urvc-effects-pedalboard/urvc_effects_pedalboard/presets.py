@@ -6,14 +6,13 @@ format is in :mod:`.chains`); a user preset with a built-in's name takes its pla
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
-import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from urvc_core.atomic_files import write_text_atomically
 from urvc_core.errors import UrvcError
 from urvc_effects_pedalboard.chains import EffectChain
 
@@ -90,6 +89,8 @@ _BUILTIN: dict[str, tuple[str, list[tuple[str, dict[str, Any]]]]] = {
 
 #: The names of the built-in presets.
 BUILTIN_PRESETS: tuple[str, ...] = tuple(_BUILTIN)
+#: Each built-in preset's description and (effect name, settings) steps, as written.
+BUILTIN_STEPS = _BUILTIN
 
 
 @dataclass(frozen=True)
@@ -131,7 +132,7 @@ def list_presets() -> list[Preset]:
     found: dict[str, Preset] = {name: builtin_preset(name) for name in BUILTIN_PRESETS}
     folder = presets_folder()
     if folder.is_dir():
-        for path in sorted(folder.glob("*.toml")):
+        for path in _user_preset_files(folder):
             found[path.stem] = Preset(path.stem, "user", EffectChain.from_file(path), path)
     return [found[name] for name in sorted(found)]
 
@@ -152,7 +153,7 @@ def find_preset(preset: str | Path) -> Preset:
         return Preset(text, "user", EffectChain.from_file(path), path)
     if text in _BUILTIN:
         return builtin_preset(text)
-    user = sorted(p.stem for p in presets_folder().glob("*.toml")) if path.parent.is_dir() else []
+    user = [p.stem for p in _user_preset_files(path.parent)] if path.parent.is_dir() else []
     names = ", ".join(sorted({*BUILTIN_PRESETS, *user}))
     raise UrvcError(
         f"There is no effect preset named '{text}'; presets: {names}. "
@@ -181,17 +182,21 @@ def save_preset(name: str, chain: EffectChain, *, overwrite: bool = False) -> Pa
             f"Preset '{name}' already exists ({kind}); choose another name or pass --overwrite."
         )
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        temporary = folder / f".{name}.{secrets.token_hex(4)}.tmp"
-        temporary.write_text(chain.to_toml(), encoding="utf-8")
-        try:
-            os.replace(temporary, path)
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                temporary.unlink()
+        write_text_atomically(path, chain.to_toml())
     except OSError as exc:
         raise UrvcError(f"Can't write the preset {path}: {exc.strerror or exc}.") from exc
+    from urvc_core.presets import EffectPreset
+    from urvc_effects_pedalboard.preset_registration import register_saved_preset
+
+    steps = tuple((step.name, dict(step.settings)) for step in chain.steps)
+    register_saved_preset(EffectPreset(name, chain.description, steps))
     return path
+
+
+def _user_preset_files(folder: Path) -> list[Path]:
+    # Hidden files are not presets (no preset name starts with a dot): a save in
+    # progress, or one a power cut interrupted, is a hidden temporary .toml file.
+    return sorted(p for p in folder.glob("*.toml") if not p.name.startswith("."))
 
 
 def check_preset_name(name: str) -> None:

@@ -36,6 +36,9 @@ from urvc_core.registry import backend_registry
 from urvc_core.rvc.pitch import combine_f0, extract_pitch
 from urvc_core.testing import F0ExtractorConformance, signals
 
+# Slow (RMVPE on real speech): `pytest -m "not slow"` leaves these out.
+pytestmark = pytest.mark.slow
+
 #: The bin the constant-pitch network picks: 1997.38 + 20 * 159 cents above 10 Hz, 199.0 Hz.
 CONSTANT_BIN = 159
 CONSTANT_HZ = float(cents_to_hz(bin_cents()[CONSTANT_BIN]))
@@ -321,8 +324,9 @@ def test_takes_part_in_the_kernels_f0_combination(constant_pitch: Path) -> None:
 
 
 def test_the_engine_picks_rmvpe_by_default(rmvpe_weights: Path) -> None:
-    from urvc_core.rvc.conversion import _f0_methods
+    from urvc_core.rvc.request import resolve_f0_methods
+    from urvc_core.rvc.settings import ConversionSettings
 
-    notes: list[str] = []
-    assert _f0_methods("auto", backend_registry().names("f0"), notes) == ["rmvpe"]
-    assert notes == []
+    methods, notes = resolve_f0_methods(ConversionSettings(f0_method="auto"))
+    assert methods == ["rmvpe"] and notes == []
+    assert "rmvpe" in backend_registry().names("f0")

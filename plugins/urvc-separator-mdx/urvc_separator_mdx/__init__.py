@@ -7,7 +7,7 @@ models are loaded when a separator first runs.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from urvc_core import hookimpl
 
@@ -39,3 +39,11 @@ def register_commands(cli: click.Group) -> None:
     from urvc_separator_mdx.commands import add_separators_group
 
     add_separators_group(cli)
+
+
+@hookimpl
+def register_presets(register: Callable[[Any], None]) -> None:
+    from urvc_separator_mdx.cover_presets import SEPARATION_PRESETS
+
+    for preset in SEPARATION_PRESETS:
+        register(preset)
