@@ -37,6 +37,20 @@ def test_start_up_imports_no_torch(arguments: list[str]) -> None:
     assert "HEAVY []" in completed.stdout
 
 
+def test_output_helpers_import_without_the_cli() -> None:
+    # Plugins' commands print with urvc_core.console; were it to import the CLI, a plugin
+    # imported by the library (cover -> effects plugin -> its commands) would close a cycle.
+    script = (
+        "import sys\n"
+        "from urvc_core.console import echo_json, echo_table, json_option, progress_bar\n"
+        "print('CLI', sorted(m for m in sys.modules if m.startswith('urvc_core.cli')))\n"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    assert "CLI []" in completed.stdout
+
+
 def test_backends_lists_builtins_with_kind_and_plugin(run_urvc: Any) -> None:
     result = run_urvc("backends", "--json")
     assert result.exit_code == 0

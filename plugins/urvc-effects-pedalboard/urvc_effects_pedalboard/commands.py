@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from urvc_core.cli import echo_json, progress_bar
+from urvc_core.console import echo_json, progress_bar
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 effect_option = click.option(
@@ -66,17 +66,32 @@ def effects_list(as_json: bool) -> None:
 @effects_group.command(name="presets")
 @json_option
 def effects_presets(as_json: bool) -> None:
-    """List presets, built-in and saved, with their chains."""
+    """List effect presets: every plugin's, built-in and saved, with their chains."""
+    from urvc_core.effects import list_effect_presets
     from urvc_effects_pedalboard.presets import list_presets
 
-    presets = list_presets()
+    # Read first: a broken saved preset is an error that names its file.
+    own = {preset.name: preset for preset in list_presets()}
+    registered = list_effect_presets()
     if as_json:
-        echo_json([preset.as_dict() for preset in presets])
+        listed = []
+        for preset, plugin in registered:
+            mine = own.get(preset.name)
+            listed.append(
+                {
+                    **preset.as_dict(),
+                    "plugin": plugin,
+                    "source": mine.source if mine else "plugin",
+                    "path": str(mine.path) if mine and mine.path else None,
+                }
+            )
+        echo_json(listed)
         return
-    for preset in presets:
-        where = f" {preset.path}" if preset.path else ""
-        click.echo(f"{preset.name}  ({preset.source}{where}) {preset.chain.description}")
-        click.echo("  " + " -> ".join(preset.chain.specs()))
+    for preset, plugin in registered:
+        mine = own.get(preset.name)
+        where = f"{mine.source}{f' {mine.path}' if mine.path else ''}, " if mine else ""
+        click.echo(f"{preset.name}  ({where}{plugin}) {preset.description}")
+        click.echo("  " + " -> ".join(preset.specs()))
 
 
 @effects_group.command(name="save-preset")

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 import click
 
-from urvc_core.cli import echo_json, echo_table, json_option
+from urvc_core.console import echo_json, echo_table, json_option
 from urvc_separator_mdx.model_catalogue import Family
 
 

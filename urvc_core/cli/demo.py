@@ -1,0 +1,61 @@
+"""``urvc demo``: a cover made offline (:mod:`urvc_core.demo`), shown as `urvc cover` shows one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from urvc_core.cli.cover import cover_bars, print_cover
+from urvc_core.console import echo_json, json_option
+
+
+@click.command()
+@click.option(
+    "--folder",
+    type=click.Path(path_type=Path),
+    help="Where the demo's files go (default: <urvc home>/demo).",
+)
+@click.option(
+    "--assets-only", is_flag=True, help="Build the demo's files and print them; no cover."
+)
+@json_option
+def demo(folder: Path | None, assets_only: bool, as_json: bool) -> None:
+    """Make a cover offline, from an example song and a voice model urvc builds.
+
+    The voice model has random weights: it shows the pipeline working, not a voice.
+    """
+    from urvc_core.demo import (
+        DEMO_VOICE_NAME,
+        build_demo_assets,
+        demo_command,
+        demo_cover_options,
+        run_demo,
+    )
+
+    if assets_only:
+        assets = build_demo_assets(folder)
+        command = demo_command(assets, demo_cover_options())
+        if as_json:
+            echo_json({**assets.as_dict(), "command": command})
+            return
+        for name, path in assets.as_dict().items():
+            click.echo(f"{name}: {path}")
+        click.echo(f"Run: {command}")
+        return
+    with cover_bars() as bars:
+        result = run_demo(folder, progress=bars)
+    if as_json:
+        echo_json(result.as_dict())
+        return
+    click.echo(f"Ran: {result.command}")
+    print_cover(result.cover)
+    click.echo(
+        f"\nThe voice is '{DEMO_VOICE_NAME}': a voice model urvc built with random "
+        f"weights, so the cover sings the song's words and melody in a buzzing voice that "
+        f"is nobody's. The song is a CMU ARCTIC sentence over a synthesized band."
+    )
+    click.echo(
+        "With a real voice model: `urvc models download URL` (a .pth or .zip link), then "
+        "`urvc cover song.mp3 -m NAME`."
+    )

@@ -1,0 +1,71 @@
+"""``urvc plugins list``, ``urvc install`` and ``urvc uninstall``: the installed plugins."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import click
+
+from urvc_core.console import echo_json, echo_table, json_option
+from urvc_core.errors import UrvcError
+
+
+@click.group()
+def plugins() -> None:
+    """Installed plugins."""
+
+
+@plugins.command(name="list")
+@click.option("--all", "include_builtin", is_flag=True, help="Include the built-in backends.")
+@json_option
+def plugins_list(include_builtin: bool, as_json: bool) -> None:
+    """List installed plugins, their hooks, and any that failed to load."""
+    from urvc_core.plugins import list_plugins
+
+    records = list_plugins(include_builtin)
+    if as_json:
+        echo_json([record.as_dict() for record in records])
+        return
+    if not records:
+        click.echo("No plugins installed. `urvc plugins list --all` shows built-in backends.")
+        return
+    echo_table(
+        ["name", "version", "status", "hooks"],
+        [
+            [
+                r.name,
+                r.version or "built-in",
+                f"FAILED: {r.error}" if r.error else "ok",
+                ", ".join(r.hooks),
+            ]
+            for r in records
+        ],
+    )
+
+
+def _pip(arguments: list[str]) -> None:
+    """Run pip of the Python that runs urvc, so plugins land where urvc finds them."""
+    completed = subprocess.run([sys.executable, "-m", "pip", *arguments], check=False)
+    if completed.returncode != 0:
+        raise UrvcError(f"pip {' '.join(arguments)} failed (exit code {completed.returncode}).")
+
+
+@click.command()
+@click.argument("packages", nargs=-1, required=True)
+@click.option("-U", "--upgrade", is_flag=True, help="Upgrade packages to their newest version.")
+@click.option("-e", "--editable", is_flag=True, help="Install a local folder in editable mode.")
+def install(packages: tuple[str, ...], upgrade: bool, editable: bool) -> None:
+    """Install plugins from PyPI or a local folder into urvc's own environment."""
+    arguments = ["install", *(["--upgrade"] if upgrade else [])]
+    for package in packages:
+        arguments += ["-e", package] if editable else [package]
+    _pip(arguments)
+
+
+@click.command()
+@click.argument("packages", nargs=-1, required=True)
+@click.option("-y", "--yes", is_flag=True, help="Don't ask for confirmation.")
+def uninstall(packages: tuple[str, ...], yes: bool) -> None:
+    """Uninstall plugins from urvc's environment."""
+    _pip(["uninstall", *packages, *(["-y"] if yes else [])])
