@@ -61,6 +61,7 @@ def test_frames_are_padded_by_reflection_as_the_reference_does() -> None:
     assert torch.equal(pad_frames_to_multiple(torch.ones(1, 2, 1)), torch.ones(1, 2, 32))
 
 
+@pytest.mark.slow
 def test_segmented_salience_equals_the_single_pass(weights_file: Path) -> None:
     """A cut at 5.12 s with the default 2.56 s of context either side, against one pass."""
     network = load_rmvpe(weights_file)

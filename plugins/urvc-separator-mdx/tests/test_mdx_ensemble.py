@@ -97,6 +97,7 @@ def test_mismatched_stems_and_bad_arguments_are_clear_errors() -> None:
         combine_stems([short, short], "mean", weights=[1])
 
 
+@pytest.mark.slow
 def test_ensemble_of_two_models_on_one_song() -> None:
     pytest.importorskip("audio_separator", reason="audio-separator is not installed")
     from urvc_separator_mdx.cover_steps import separate_vocals

@@ -17,6 +17,7 @@ from urvc_core.testing.conformance import assert_audio_like, stereo_test_input
 pytest.importorskip("audio_separator", reason="audio-separator is not installed")
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("offline")
 def test_separation_with_every_file_in_place_opens_no_connection(
     monkeypatch: pytest.MonkeyPatch,
