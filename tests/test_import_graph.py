@@ -110,3 +110,49 @@ def test_the_kernel_s_import_graph_has_no_cycle() -> None:
 
 def test_the_cycle_finder_finds_a_cycle() -> None:
     assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+def _private_imports_from_the_kernel(path: Path) -> list[str]:
+    """``from urvc_core.x import _name`` and ``urvc_core.x._name`` in one file."""
+    found = []
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("urvc_core"):
+            found += [
+                f"{node.module}.{alias.name}"
+                for alias in node.names
+                if alias.name.startswith("_") and alias.name != "__version__"
+            ]
+        elif (
+            isinstance(node, ast.Attribute)
+            and node.attr.startswith("_")
+            and not node.attr.startswith("__")
+            and ast.unparse(node.value).startswith("urvc_core")
+        ):
+            found.append(ast.unparse(node))
+    return found
+
+
+def test_plugins_use_only_the_kernel_s_public_names() -> None:
+    plugins = KERNEL.parent / "plugins"
+    files = sorted(plugins.rglob("*.py"))
+    assert len(files) > 20  # the plugins' packages and tests were read
+    private = {
+        str(path.relative_to(plugins)): names
+        for path in files
+        if (names := _private_imports_from_the_kernel(path))
+    }
+    assert private == {}
+
+
+def test_the_private_import_finder_finds_them(tmp_path: Path) -> None:
+    source = tmp_path / "plugin.py"
+    source.write_text(
+        "from urvc_core.rvc.conversion import _f0_methods, convert_voice\n"
+        "import urvc_core.cover\n"
+        "urvc_core.cover._copy_atomically\n"
+    )
+    assert _private_imports_from_the_kernel(source) == [
+        "urvc_core.rvc.conversion._f0_methods",
+        "urvc_core.cover._copy_atomically",
+    ]
