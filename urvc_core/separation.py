@@ -94,6 +94,7 @@ def resolve_auto_preset() -> tuple[str, str]:
     weights are on disk or may be downloaded (not with ``URVC_OFFLINE=1``).
     """
     from urvc_core.catalogue import asset_store
+    from urvc_core.plugin_directory import providing_plugin
     from urvc_core.plugins import plugin_host
 
     host = plugin_host()
@@ -112,18 +113,21 @@ def resolve_auto_preset() -> tuple[str, str]:
         if store.offline and missing:
             passed_over.append(preset.name)
             continue
-        why = f"from {plugin}" + (
+        record = host.records.get(plugin)
+        source = "built in" if record is not None and record.builtin else f"from {plugin}"
+        why = source + (
             f"; {', '.join(passed_over)} passed over: urvc is offline and its models are "
             f"not on disk"
             if passed_over
             else ""
         )
-        if preset.rank <= 0 and not passed_over:
-            why += "; `urvc install urvc-separator-mdx` adds the UVR presets"
+        better = providing_plugin("separation preset", "lead-clean")
+        if preset.rank <= 0 and not passed_over and better:
+            why += f"; `urvc install {better}` adds the UVR presets"
         return preset.name, why
     raise UrvcError(
         "No separation preset can run here: install a separator plugin "
-        "(`urvc install urvc-separator-mdx`), or skip the separation with --skip-step vocals."
+        "(`urvc install urvc-separator-mdx`), or leave the separation out with --skip vocals."
     )
 
 
