@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 from urvc_separator_mdx.ensemble import ENSEMBLE_METHODS, combine_stems
@@ -114,3 +117,32 @@ def test_ensemble_of_two_models_on_one_song() -> None:
     np.testing.assert_allclose(combined["Vocals"].samples, expected.samples, atol=1e-6)
     via_step = separate_vocals(mix, models=models, ensemble="min_mag")
     assert_audio_like(via_step.vocals, mix, "min_mag ensemble")
+
+
+@pytest.mark.slow
+def test_urvc_separate_runs_an_ensemble_of_two_models_as_one_cached_step(tmp_path: Path) -> None:
+    pytest.importorskip("audio_separator", reason="audio-separator is not installed")
+    from click.testing import CliRunner
+    from urvc_separator_mdx.cover_steps import separate_vocals
+
+    from urvc_core.audio import load_audio, save_audio
+    from urvc_core.cli import cli
+
+    whole = signals.centre_panned_speech_mix(44100).mixture
+    mix = Audio(whole.samples[:, 22050:88200], 44100)
+    song = save_audio(mix, tmp_path / "Song.wav")
+    models = ["tiny_centre_mdx.onnx", "tiny_gentle_centre_mdx.onnx"]
+    arguments = ["separate", str(song), "--separation", "vocals", "-o", str(tmp_path / "out")]
+    for model in models:
+        arguments += ["--separator-step", f"vocals=mdx:model={model}"]
+    arguments += ["--ensemble", "vocals=max", "--json"]
+    outcome = CliRunner().invoke(cli, arguments)
+    assert outcome.exit_code == 0, outcome.output
+    (result,) = json.loads(outcome.stdout)
+    (step,) = result["steps"]
+    assert step["backend"] == "mdx+mdx@max" and step["cached"] is False
+    expected = combine_stems([separate_vocals(mix, model).vocals for model in models], "max")
+    written = load_audio(result["files"]["vocals"])
+    np.testing.assert_allclose(written.samples, expected.samples, atol=1e-4)
+    again = CliRunner().invoke(cli, arguments)
+    assert json.loads(again.stdout)[0]["steps"][0]["cached"] is True
