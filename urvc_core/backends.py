@@ -299,6 +299,11 @@ class F0Extractor(Backend):
     kind = BackendKind.F0_EXTRACTOR
     # Both, so that a backend overriding extract_f0 itself is wrapped as well.
     work_methods = ("extract_f0", "estimate_f0")
+    #: True where ``estimate_f0`` spends its time in code that lets other Python threads
+    #: run (torch, WORLD's C++): then several f0 methods asked for at once run side by
+    #: side in threads (:func:`urvc_core.rvc.pitch.extract_pitch`). The default, False,
+    #: keeps the backend in the calling thread, which is always safe.
+    releases_gil: ClassVar[bool] = False
 
     def extract_f0(
         self,

@@ -78,6 +78,8 @@ class _WorldPitch(F0Extractor):
     """What harvest and dio share: WORLD's frame grid, stonemask refinement, the range."""
 
     requires_modules: ClassVar[tuple[str, ...]] = ("pyworld",)
+    # WORLD runs in C++ without the GIL: harvest in a thread beside another costs no time.
+    releases_gil = True
 
     def estimate_f0(
         self,

@@ -201,6 +201,7 @@ class _CrepePitch(F0Extractor):
     capacity: ClassVar[str]
     weights: ClassVar[Asset]
     requires_modules: ClassVar[tuple[str, ...]] = ("torch",)
+    releases_gil = True  # torch lets go of the GIL in its kernels
     settings = (
         Setting(
             "hop_length",
@@ -314,6 +315,7 @@ class FcpePitch(F0Extractor):
     name = "fcpe"
     description = "FCPE pitch network (torchfcpe model): accurate, faster than real time on CPU"
     requires_modules = ("torch",)
+    releases_gil = True  # torch lets go of the GIL in its kernels
     settings = (
         Setting(
             "voicing_threshold",

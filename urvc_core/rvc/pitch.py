@@ -16,17 +16,21 @@ module's.
 from __future__ import annotations
 
 import math
-import os
 import re
-import tempfile
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from urvc_core.atomic_files import write_text_atomically
 from urvc_core.errors import UrvcError
+
+if TYPE_CHECKING:
+    from urvc_core.backends import F0Extractor
 
 #: Header line of the pitch curve files urvc writes.
 F0_CURVE_HEADER = "time_s,f0_hz"
@@ -332,22 +336,13 @@ def write_f0_curve(path: str | Path, curve: F0Curve) -> Path:
     path = Path(path)
     lines = [F0_CURVE_HEADER]
     lines.extend(f"{time:.6f},{f0:.4f}" for time, f0 in zip(curve.times, curve.f0_hz, strict=True))
-    folder = path.parent
-    temporary: str | None = None
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        # Write beside the destination and move into place, so a reader never sees a
-        # half-written file.
-        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=folder)
-        with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as out:
-            out.write("\n".join(lines) + "\n")
-        os.replace(temporary, path)
-        temporary = None
+        write_text_atomically(path, "\n".join(lines) + "\n")
     except OSError as exc:
-        raise UrvcError(f"Can't write the pitch curve file {path}: {exc}.") from exc
-    finally:
-        if temporary is not None:
-            Path(temporary).unlink(missing_ok=True)
+        raise UrvcError(
+            f"Can't write the pitch curve file {path}: {exc.strerror or exc}; choose a "
+            f"folder you can write to, with free space."
+        ) from exc
     return path
 
 
@@ -384,6 +379,143 @@ def steer_f0(
     return np.where(both, steered, extracted)
 
 
+def _f0_extractor(
+    name: str, backend_settings: Mapping[str, Mapping[str, Any]] | None
+) -> F0Extractor:
+    """The named f0 backend from the registry, with its settings checked."""
+    from urvc_core.backends import F0Extractor
+    from urvc_core.registry import get_backend
+
+    backend = get_backend("f0", name, **dict((backend_settings or {}).get(name, {})))
+    if not isinstance(backend, F0Extractor):
+        raise UrvcError(f"The backend '{name}' is not an f0 extractor.")
+    return backend
+
+
+@dataclass(frozen=True)
+class _ExtractionPlan:
+    """Where each extractor of one call runs, by its position in ``methods``.
+
+    A backend class that sets :attr:`~urvc_core.backends.F0Extractor.releases_gil`
+    promises that it spends its time in code that lets other Python threads run (torch,
+    WORLD's C++), so a worker thread can run it beside others. Each group runs its
+    extractors in ``methods`` order, and the groups run at the same time.
+    benchmarks/f0_methods.py ``--study`` has the measurements behind each choice.
+    """
+
+    #: Backends that keep the GIL (the default) run where they always did: in threads
+    #: they would only take turns, and a worker process takes longer to start than
+    #: Praat takes on two minutes of audio.
+    calling_thread: tuple[int, ...]
+    #: One worker thread for all GIL-releasing torch backends, one after another: each
+    #: spreads its work over torch's intra-op threads already, and two at once only
+    #: fight for the cores, even with the threads split between them. One worker thread
+    #: for every other GIL-releasing backend: WORLD's trackers use one core each.
+    worker_threads: tuple[tuple[int, ...], ...]
+
+    @classmethod
+    def for_extractors(cls, extractors: Sequence[F0Extractor]) -> _ExtractionPlan:
+        calling_thread: list[int] = []
+        torch_thread: list[int] = []
+        worker_threads: list[tuple[int, ...]] = []
+        for index, extractor in enumerate(extractors):
+            backend_class = type(extractor)
+            if not backend_class.releases_gil:
+                calling_thread.append(index)
+            elif "torch" in backend_class.requires_modules:
+                torch_thread.append(index)
+            else:
+                worker_threads.append((index,))
+        if torch_thread:
+            worker_threads.append(tuple(torch_thread))
+        return cls(tuple(calling_thread), tuple(worker_threads))
+
+    @property
+    def group_count(self) -> int:
+        return bool(self.calling_thread) + len(self.worker_threads)
+
+
+class _ConcurrentExtraction:
+    """Extractors running in several threads, failing as they would one after another.
+
+    Run in order, an extractor would not start once an earlier one had failed, and the
+    earliest failure is what the caller saw. So here an extractor starts only while no
+    extractor before it has failed, and :meth:`curves` raises the earliest failure. A
+    thread can't be stopped part-way, so extractors already running are waited for.
+    """
+
+    def __init__(self, extract: Callable[[int], np.ndarray], count: int) -> None:
+        self._extract = extract
+        self._curves: list[np.ndarray | None] = [None] * count
+        self._failures: dict[int, Exception] = {}
+        self._stopped = False
+        self._lock = threading.Lock()
+
+    def run_in_order(self, indices: Sequence[int]) -> None:
+        for index in indices:
+            with self._lock:
+                if self._stopped or any(failed < index for failed in self._failures):
+                    return
+            try:
+                self._curves[index] = self._extract(index)
+            except Exception as exc:
+                with self._lock:
+                    self._failures[index] = exc
+                return
+
+    def stop(self) -> None:
+        """Start no more extractors (the caller was interrupted)."""
+        with self._lock:
+            self._stopped = True
+
+    def curves(self) -> list[np.ndarray]:
+        """Every curve in order, or the earliest failure raised."""
+        if self._failures:
+            raise self._failures[min(self._failures)]
+        return [curve for curve in self._curves if curve is not None]
+
+
+def _extract_each(
+    extractors: Sequence[F0Extractor],
+    samples: np.ndarray,
+    sample_rate: int,
+    *,
+    hop_length: int,
+    f0_min: float,
+    f0_max: float,
+) -> list[np.ndarray]:
+    """Every extractor's curve, in order: at the same time where that pays.
+
+    See :class:`_ExtractionPlan` for which run together. With one group there is nothing
+    to overlap, and the extractors run one after another in the calling thread.
+
+    torch keeps its thread count, although a WORLD tracker beside it takes a core: on two
+    cores, one thread fewer saved at most 10% beside harvest, which outlasts the small
+    networks, but took 55 to 75% longer beside dio, which is done in a moment; and a
+    network that outlasts the tracker would run on fewer threads to its end.
+    """
+
+    def extract(index: int) -> np.ndarray:
+        return extractors[index].extract_f0(
+            samples, sample_rate, hop_length=hop_length, f0_min=f0_min, f0_max=f0_max
+        )
+
+    plan = _ExtractionPlan.for_extractors(extractors)
+    if plan.group_count < 2:
+        return [extract(index) for index in range(len(extractors))]
+    extraction = _ConcurrentExtraction(extract, len(extractors))
+    with ThreadPoolExecutor(len(plan.worker_threads), thread_name_prefix="urvc-f0") as pool:
+        futures = [pool.submit(extraction.run_in_order, group) for group in plan.worker_threads]
+        try:
+            extraction.run_in_order(plan.calling_thread)
+            for future in futures:
+                future.result()
+        except BaseException:
+            extraction.stop()
+            raise
+    return extraction.curves()
+
+
 def extract_pitch(
     samples: np.ndarray,
     sample_rate: int,
@@ -403,14 +535,18 @@ def extract_pitch(
     (``backend_settings`` maps a name to its settings, ``{"crepe": {"hop_length":
     128}}``); their curves are combined frame by frame with :func:`combine_f0`.
 
+    Several methods run at the same time where their backends allow it (a backend
+    class with ``releases_gil = True``): WORLD's trackers each in a thread, torch's
+    networks one after another in another thread, the rest in the calling thread.
+    The curves are those of running them one after another, and so are the errors: the
+    earliest method that fails raises, and the methods after it don't start (those
+    already running are waited for).
+
     ``guide`` is a pitch curve, usually read with :func:`read_f0_curve`. Without
     methods it *is* the pitch: resampled onto the frame grid, used as given. With
     methods it steers the extraction as :func:`steer_f0` describes, within
     ``guide_tolerance_cents``.
     """
-    from urvc_core.backends import F0Extractor
-    from urvc_core.registry import get_backend
-
     if hop_length <= 0 or sample_rate <= 0:
         raise UrvcError(
             f"Pitch extraction needs a positive hop and sample rate; got hop {hop_length} "
@@ -439,17 +575,12 @@ def extract_pitch(
                 "or give a pitch curve file to use instead."
             )
         return guide_frames
-    curves = []
-    for name in methods:
-        settings = dict((backend_settings or {}).get(name, {}))
-        backend = get_backend("f0", name, **settings)
-        if not isinstance(backend, F0Extractor):
-            raise UrvcError(f"The backend '{name}' is not an f0 extractor.")
-        curves.append(
-            backend.extract_f0(
-                samples, sample_rate, hop_length=hop_length, f0_min=f0_min, f0_max=f0_max
-            )
-        )
+    # All asked for before any runs: a misspelt third method fails at once, not after
+    # the first two have run for a minute.
+    extractors = [_f0_extractor(name, backend_settings) for name in methods]
+    curves = _extract_each(
+        extractors, samples, sample_rate, hop_length=hop_length, f0_min=f0_min, f0_max=f0_max
+    )
     combined = combine_f0(curves, combine) if len(curves) > 1 else _voiced_float(curves[0])
     if guide_frames is not None:
         combined = steer_f0(combined, guide_frames, tolerance_cents=guide_tolerance_cents)

@@ -47,6 +47,7 @@ class RmvpePitch(F0Extractor):
     name = "rmvpe"
     description = "RMVPE pitch network (RVC's rmvpe.pt): robust on singing and on vocals with bleed"
     requires_modules = ("torch",)
+    releases_gil = True  # torch lets go of the GIL in its kernels
     settings = (
         Setting(
             "threshold",
