@@ -83,6 +83,7 @@ def test_plugins_list_all_includes_builtins(run_urvc: Any) -> None:
     assert all(p["error"] is None for p in everything)
 
 
+@pytest.mark.slow
 def test_doctor_reports_torch_home_and_backends(run_urvc: Any, urvc_home: Path) -> None:
     result = run_urvc("doctor", "--json")
     assert result.exit_code == 0, result.stdout
@@ -101,6 +102,7 @@ def test_doctor_reports_torch_home_and_backends(run_urvc: Any, urvc_home: Path) 
     assert "torch: " in text.stdout and "no problems found" in text.stdout
 
 
+@pytest.mark.slow
 def test_doctor_exits_1_and_says_why_on_a_broken_config(run_urvc: Any, urvc_home: Path) -> None:
     (urvc_home / "config.toml").write_text("device = \n")
     result = run_urvc("doctor")

@@ -57,6 +57,7 @@ def one_after_another(samples: np.ndarray, methods: list[str]) -> list[np.ndarra
     return [extract_pitch(samples, 16000, methods=[name]) for name in methods]
 
 
+@pytest.mark.slow  # real backends on real speech
 @pytest.mark.parametrize(
     "methods",
     [

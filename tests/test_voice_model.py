@@ -82,6 +82,7 @@ def rewrite(path: Path, change: Any) -> Path:
 # --- every kind of file round-trips ---------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("version", "pitch_guidance", "sample_rate", "fp16", "weight_norm"),
     list(
@@ -205,6 +206,7 @@ def full_size_v2_40k(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_voice_model_file(path, size="full", fp16=True, speakers=109, seed=3)
 
 
+@pytest.mark.slow
 def test_full_size_file_has_the_community_layout(full_size_v2_40k: Path) -> None:
     """Names and shapes as RVC WebUI's SynthesizerTrnMs768NSFsid (infer/lib/infer_pack)
     has them, with enc_q dropped as its extract_small_model drops it. A wrong name or
@@ -385,6 +387,7 @@ def test_sine_source_is_at_the_pitch(sample_rate: int) -> None:
     assert float(sine_source(torch.zeros(10), sample_rate, hop).abs().max()) == 0.0
 
 
+@pytest.mark.slow
 def test_sine_source_phase_holds_over_an_hour_of_frames() -> None:
     """float64 where it counts: an hour at 40 kHz is 360 000 frames and 100 million
     cycles of phase, and the last frame must be as clean a sine as the first."""

@@ -21,6 +21,9 @@ from urvc_f0_rmvpe.weights import RMVPE_WEIGHTS, load_rmvpe
 from urvc_core.errors import UrvcError
 from urvc_core.rvc.checkpoints import load_checkpoint
 
+# Slow (the full-size RMVPE network, saved and loaded): `pytest -m "not slow"` leaves these out.
+pytestmark = pytest.mark.slow
+
 #: The community file's size in bytes, as RVC installers list it beside its sha256.
 PUBLISHED_SIZE = 181_184_272
 
