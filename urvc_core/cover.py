@@ -190,7 +190,7 @@ class _Pipeline:
         from urvc_core.effects import plan_effects
         from urvc_core.home import load_config, urvc_home
         from urvc_core.rvc.request import resolve_conversion
-        from urvc_core.separation import plan_separation
+        from urvc_core.separation import choose_preset, plan_separation
 
         config = load_config()
         self.options = options
@@ -204,15 +204,12 @@ class _Pipeline:
             else self.request
         )
         self.notes.extend(self.request.notes)
-        self.plan, plan_notes = plan_separation(
-            options.separation, options.separator_steps, options.skip_steps, options.ensemble
+        # auto is resolved once: the plan and the cover's {preset} name both take it.
+        self.preset, preset_notes = choose_preset(options.separation)
+        self.notes.extend(preset_notes)
+        self.plan, _ = plan_separation(
+            self.preset, options.separator_steps, options.skip_steps, options.ensemble
         )
-        self.notes.extend(plan_notes)
-        self.preset = options.separation
-        if self.preset == "auto":
-            from urvc_core.separation import resolve_auto_preset
-
-            self.preset = resolve_auto_preset()[0]
         planned = {step.step for step in self.plan}
         if options.convert_backup and "karaoke" not in planned:
             raise UrvcError(

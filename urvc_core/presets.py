@@ -147,9 +147,6 @@ class SeparationPreset:
         }
 
 
-Preset = EffectPreset | SeparationPreset
-
-
 class PresetRegistry:
     """The presets plugins registered, by kind and name, with the plugin of each."""
 
@@ -209,12 +206,6 @@ class PresetRegistry:
             names = [*extra_names, *self._separations]
             raise UrvcError(_unknown("separation preset", name, names))
         return self._separations[name][0]
-
-    def plugin_of(self, preset: Preset) -> str:
-        table: Mapping[str, tuple[Any, str]] = (
-            self._effects if isinstance(preset, EffectPreset) else self._separations
-        )
-        return table[preset.name][1]
 
 
 def _unknown(kind: str, name: str, names: Sequence[str]) -> str:

@@ -56,6 +56,7 @@ __all__ = [
     "SeparationPreset",
     "SeparationRun",
     "SeparationStep",
+    "choose_preset",
     "list_presets",
     "parse_step_spec",
     "plan_separation",
@@ -131,6 +132,16 @@ def resolve_auto_preset() -> tuple[str, str]:
     )
 
 
+def choose_preset(preset: str | None) -> tuple[str, list[str]]:
+    """The preset name ``preset`` stands for (``auto`` or none: :func:`resolve_auto_preset`),
+    and a note saying what ``auto`` chose and why."""
+    name = preset or AUTO_PRESET
+    if name != AUTO_PRESET:
+        return name, []
+    name, why = resolve_auto_preset()
+    return name, [f"Separation preset: {name} ({why})."]
+
+
 def parse_step_spec(spec: str) -> SeparationStep:
     """``karaoke=mdx:model=UVR_MDXNET_KARA_2.onnx,overlap=0.5`` -> a SeparationStep."""
     step, equals, rest = spec.partition("=")
@@ -186,11 +197,7 @@ def plan_separation(
     from urvc_core.plugin_directory import install_hint
     from urvc_core.plugins import preset_registry
 
-    notes: list[str] = []
-    name = preset or AUTO_PRESET
-    if name == AUTO_PRESET:
-        name, why = resolve_auto_preset()
-        notes.append(f"Separation preset: {name} ({why}).")
+    name, notes = choose_preset(preset)
     try:
         chosen_preset = preset_registry().separation(name, extra_names=[AUTO_PRESET])
     except UrvcError as exc:

@@ -125,42 +125,42 @@ class ConversionRequest:
         }
 
 
-def resolve_f0_methods(
-    settings: ConversionSettings, installed: Sequence[str] | None = None
-) -> tuple[list[str], list[str]]:
+def resolve_f0_methods(settings: ConversionSettings) -> tuple[list[str], list[str]]:
     """The pitch extractors ``settings`` ask for, and a note where ``auto`` chose.
 
     ``auto`` is the first of :data:`AUTO_F0_PREFERENCE` that is installed; with an f0
     file and ``auto``, the file alone gives the pitch (no extractor). Each name is
     checked against the registry, so a typo fails before any work.
     """
+    from urvc_core.plugin_directory import providing_plugin
     from urvc_core.registry import backend_registry
 
-    names = list(installed) if installed is not None else backend_registry().names("f0")
+    registry = backend_registry()
+    names = registry.names("f0")
     if settings.f0_method == "auto":
         if settings.f0_file:
             return [], []
         for method in AUTO_F0_PREFERENCE:
             if method in names:
                 skipped = AUTO_F0_PREFERENCE[: AUTO_F0_PREFERENCE.index(method)]
-                notes = (
-                    [
-                        f"f0 method: {method} (auto: {', '.join(skipped)} not installed; the "
-                        f"urvc-f0-rmvpe plugin gives rmvpe)."
-                    ]
-                    if skipped
-                    else []
+                if not skipped:
+                    return [method], []
+                plugins = [
+                    f"{plugin} gives {name}"
+                    for name in skipped
+                    if (plugin := providing_plugin("f0", name)) is not None
+                ]
+                why = f"{', '.join(skipped)} not installed" + (
+                    f"; {', '.join(plugins)}" if plugins else ""
                 )
-                return [method], notes
+                return [method], [f"f0 method: {method} (auto: {why})."]
         raise UrvcError(
             f"f0 method auto needs one of {', '.join(AUTO_F0_PREFERENCE)}, and none is "
             f"installed; name an installed one with --f0-method ({', '.join(names)})."
         )
     methods = [name.strip() for name in settings.f0_method.split(",") if name.strip()]
-    if installed is None:
-        registry = backend_registry()
-        for method in methods:
-            registry.info("f0", method)  # an unknown name lists the installed ones
+    for method in methods:
+        registry.info("f0", method)  # an unknown name lists the installed ones
     return methods, []
 
 
