@@ -10,6 +10,7 @@ any plugins' effects (``loudness-normalize`` is built in).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +20,7 @@ from urvc_core.errors import UrvcError
 from urvc_core.presets import EffectPreset
 
 __all__ = [
+    "EFFECT_SPEC_FORMAT",
     "EffectStep",
     "apply_effects",
     "find_effect_preset",
@@ -40,22 +42,30 @@ class EffectStep:
         return {"name": self.name, "settings": dict(self.settings)}
 
 
+#: What one ``--effect`` looks like, for error messages.
+EFFECT_SPEC_FORMAT = (
+    "NAME or NAME:SETTING=VALUE,SETTING=VALUE (e.g. reverb:room_size=0.3,wet_level=0.2)"
+)
+_SETTING_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+
+
 def parse_effect_spec(spec: str) -> tuple[str, dict[str, str]]:
-    """``"reverb:room_size=0.3,wet_level=0.2"`` -> ``("reverb", {"room_size": "0.3", ...})``."""
+    """``"reverb:room_size=0.3,wet_level=0.2"`` -> ``("reverb", {"room_size": "0.3", ...})``.
+
+    Setting names may be written with dashes (``room-size``). Values stay text here; the
+    effect's settings give them their types.
+    """
     name, colon, rest = spec.strip().partition(":")
     name = name.strip()
     if not name or (colon and not rest.strip()):
-        raise UrvcError(
-            f"Malformed effect spec {spec!r}: write NAME or NAME:SETTING=VALUE,SETTING=VALUE "
-            f"(e.g. reverb:room_size=0.3,wet_level=0.2)."
-        )
+        raise UrvcError(f"Malformed effect spec {spec!r}: write {EFFECT_SPEC_FORMAT}.")
     settings: dict[str, str] = {}
     for pair in filter(None, (p.strip() for p in rest.split(","))):
         key, equals, value = pair.partition("=")
         key = key.strip().replace("-", "_")
-        if not equals or not key or not value.strip():
+        if not equals or not _SETTING_NAME.match(key) or not value.strip():
             raise UrvcError(
-                f"Malformed setting {pair!r} in effect spec {spec!r}: write SETTING=VALUE."
+                f"Malformed setting {pair!r} in effect spec {spec!r}: write {EFFECT_SPEC_FORMAT}."
             )
         if key in settings:
             raise UrvcError(f"Effect spec {spec!r} sets {key} twice; keep one.")

@@ -26,7 +26,6 @@ plugin's effects (``loudness-normalize`` is built in).
 from __future__ import annotations
 
 import functools
-import re
 import tomllib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -35,15 +34,11 @@ from typing import Any
 
 from urvc_core.audio import load_audio, save_audio, write_format_for
 from urvc_core.backends import Audio, BackendInfo, Effect
+from urvc_core.effects import parse_effect_spec
 from urvc_core.errors import UrvcError
 from urvc_core.registry import backend_registry, get_backend, list_backends
 
 Progress = Callable[[float], None]
-
-#: What one ``--effect`` looks like, for error messages.
-SPEC_FORMAT = "NAME or NAME:SETTING=VALUE,SETTING=VALUE (e.g. reverb:room_size=0.3,wet_level=0.2)"
-
-_SETTING_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 
 
 @dataclass(frozen=True)
@@ -214,28 +209,8 @@ def make_step(name: str, settings: Mapping[str, Any]) -> ChainStep:
     return ChainStep(name, {key: checked[key] for key in given})
 
 
-def parse_spec(spec: str) -> tuple[str, dict[str, str]]:
-    """``"reverb:room_size=0.3,wet_level=0.2"`` -> ``("reverb", {"room_size": "0.3", ...})``.
-
-    Setting names may be written with dashes (``room-size``). Values stay text here; the
-    effect's settings give them their types.
-    """
-    name, _, rest = spec.strip().partition(":")
-    name = name.strip()
-    if not name or (":" in spec and not rest.strip()):
-        raise UrvcError(f"Malformed effect spec {spec!r}: write {SPEC_FORMAT}.")
-    settings: dict[str, str] = {}
-    for pair in filter(None, (p.strip() for p in rest.split(","))) if rest else ():
-        key, equals, value = pair.partition("=")
-        key = key.strip().replace("-", "_")
-        if not equals or not _SETTING_NAME.match(key) or not value.strip():
-            raise UrvcError(
-                f"Malformed setting {pair!r} in effect spec {spec!r}: write {SPEC_FORMAT}."
-            )
-        if key in settings:
-            raise UrvcError(f"Effect spec {spec!r} sets {key} twice; keep one.")
-        settings[key] = value.strip()
-    return name, settings
+#: The kernel's parser of ``--effect`` specs, under the name this plugin always gave it.
+parse_spec = parse_effect_spec
 
 
 def list_effects() -> list[BackendInfo]:
