@@ -93,3 +93,76 @@ def test_urvc_demo_runs_offline_and_says_what_it_used(
     # Run again: the files are reused and every step comes from the cache.
     again = run_demo(folder)
     assert again.cover.computed == [] and again.cover.output == cover
+
+
+def _pitch_hz(samples: np.ndarray, sample_rate: int) -> np.ndarray:
+    """Praat's autocorrelation pitch every 10 ms (0 where unvoiced): a tracker the
+    cover itself doesn't use (it runs FCPE), so the check is independent of it."""
+    import parselmouth
+
+    sound = parselmouth.Sound(samples.astype(np.float64), sample_rate)
+    pitch = sound.to_pitch_ac(time_step=0.01, pitch_floor=75.0, pitch_ceiling=400.0)
+    return np.asarray(pitch.selected_array["frequency"])
+
+
+def _melody_agreement(melody_hz: np.ndarray, sung_hz: np.ndarray) -> tuple[float, float, float]:
+    """(share of the melody's voiced frames that are voiced in ``sung_hz``, median
+    |deviation| in cents on the frames both are voiced, share of those within 50 cents)."""
+    frames = min(len(melody_hz), len(sung_hz))
+    melody_hz, sung_hz = melody_hz[:frames], sung_hz[:frames]
+    voiced = melody_hz > 0
+    both = voiced & (sung_hz > 0)
+    cents = np.abs(1200.0 * np.log2(sung_hz[both] / melody_hz[both]))
+    return float(both.sum() / voiced.sum()), float(np.median(cents)), float(np.mean(cents < 50))
+
+
+def test_the_demo_cover_hums_the_song_s_melody_as_loud_as_the_band(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from urvc_core.cover import make_cover
+    from urvc_core.demo import build_demo_assets, build_demo_song_tracks, demo_cover_options
+
+    monkeypatch.setenv("URVC_OFFLINE", "1")
+    assets = build_demo_assets(tmp_path / "demo")
+    cover = make_cover(
+        assets.song,
+        assets.model,
+        embedder=str(assets.embedder),
+        output=tmp_path / "cover.wav",
+        keep_intermediates=True,
+        **demo_cover_options(),
+    )
+    mixed = load_audio(cover.output)
+    melody = build_demo_song_tracks().vocals
+    melody_hz = _pitch_hz(melody.samples[0], melody.sample_rate)
+    assert np.count_nonzero(melody_hz) > 300  # two sentences of speech: 3 s voiced
+
+    # The cover's centre channel, band and all, carries the song's melody.
+    heard, median_cents, within_50 = _melody_agreement(
+        melody_hz, _pitch_hz(mixed.samples.mean(axis=0), mixed.sample_rate)
+    )
+    print(f"cover: voiced {heard:.0%}, median {median_cents:.1f} cents, within 50: {within_50:.0%}")
+    assert heard > 0.75
+    assert median_cents < 50
+    assert within_50 > 0.65
+    # The converted voice alone follows it closely; the backing track alone does not
+    # (so the check above is the voice's, not the band's).
+    converted = load_audio(cover.intermediates["converted"])
+    _, converted_cents, converted_within = _melody_agreement(
+        melody_hz, _pitch_hz(converted.samples.mean(axis=0), converted.sample_rate)
+    )
+    assert converted_cents < 30 and converted_within > 0.75
+    backing = load_audio(cover.intermediates["instrumental"])
+    _, backing_cents, _ = _melody_agreement(
+        melody_hz, _pitch_hz(backing.samples.mean(axis=0), backing.sample_rate)
+    )
+    assert backing_cents > 200
+
+    # The voice that goes into the mix (after effects) is within 10 LU of the band,
+    # and it is a voice: no offset, nearly all of its energy above 80 Hz.
+    voice = load_audio(cover.intermediates.get("effects", cover.intermediates["converted"]))
+    assert abs(integrated_loudness(voice) - integrated_loudness(backing)) < 10.0
+    spectrum = np.abs(np.fft.rfft(voice.samples.mean(axis=0))) ** 2
+    frequencies = np.fft.rfftfreq(voice.num_samples, 1.0 / voice.sample_rate)
+    assert spectrum[frequencies < 80].sum() / spectrum.sum() < 0.01
+    assert abs(float(voice.samples.mean())) < 1e-3

@@ -8,17 +8,19 @@ real ones come in:
   CMU ARCTIC speech database (shipped with urvc) read twice, panned centre, over a
   synthesized band (plucked chords panned left and right, a bass, a hi-hat) playing
   C-G-Am-F at 96 BPM;
-* ``urvc-demo-voice (random weights).pth``: an RVC v1 40 kHz voice model in the
-  community format with *random weights*: it sings the song's pitch and timing with a
-  buzzing timbre that is nobody's voice;
+* ``urvc-demo-voice (hand-set weights).pth``: an RVC v1 40 kHz voice model in the
+  community format whose weights are *set by hand, not trained*
+  (:mod:`urvc_core.rvc.hand_set_voice_models`): it hums the song's melody, in its
+  rhythm, in a buzzing voice that is nobody's, and sings no words;
 * ``urvc-demo-embedder (random weights)/``: a HuBERT-shaped content embedder in the
-  Hugging Face layout Applio uses, random weights too.
+  Hugging Face layout Applio uses, with random weights (the hand-set voice does not
+  listen to content features, but the cover computes them as for any voice).
 
 :func:`run_demo` then runs the cover the way a user would: built-in ``dsp-center``
 separation (no weights), FCPE pitch (its weights ship in the torchfcpe wheel), the
 ``clean`` effects preset when the pedalboard plugin is installed, and the mix.
 
-The model and the embedder come from :mod:`urvc_core.rvc.random_voice_models` and
+The model and the embedder come from :mod:`urvc_core.rvc.hand_set_voice_models` and
 :mod:`urvc_core.builtin.random_hubert_models`, so the demo needs only what
 ``pip install urvc-core`` installs (not pytest, unlike :mod:`urvc_core.testing`).
 """
@@ -41,12 +43,14 @@ __all__ = [
     "DEMO_VOICE_NAME",
     "DemoAssets",
     "DemoResult",
+    "DemoSongTracks",
     "build_demo_assets",
     "build_demo_song",
+    "build_demo_song_tracks",
     "run_demo",
 ]
 
-DEMO_VOICE_NAME = "urvc-demo-voice (random weights)"
+DEMO_VOICE_NAME = "urvc-demo-voice (hand-set weights)"
 DEMO_EMBEDDER_NAME = "urvc-demo-embedder (random weights)"
 DEMO_SONG_NAME = "urvc-demo-song"
 SAMPLE_RATE = 44100
@@ -111,6 +115,22 @@ def _pluck(frequency: float, seconds: float, rng: np.random.Generator) -> np.nda
 
 def build_demo_song(seconds: float = 10.0, *, seed: int = 0) -> Audio:
     """The example song: the ARCTIC sentence every 4.5 s over a synthesized stereo band."""
+    tracks = build_demo_song_tracks(seconds, seed=seed)
+    return Audio(tracks.vocals.samples + tracks.band.samples, SAMPLE_RATE)
+
+
+@dataclass(frozen=True)
+class DemoSongTracks:
+    """The demo song's two parts, at the levels they have in it (they sum to it)."""
+
+    #: The sentence alone, mono: the melody a cover should carry.
+    vocals: Audio
+    #: The band, stereo.
+    band: Audio
+
+
+def build_demo_song_tracks(seconds: float = 10.0, *, seed: int = 0) -> DemoSongTracks:
+    """The vocals and the band of :func:`build_demo_song`."""
     import soundfile
 
     from urvc_core.audio import resample
@@ -155,13 +175,16 @@ def build_demo_song(seconds: float = 10.0, *, seed: int = 0) -> Audio:
         vocals[begin:end] += voice[: end - begin]
     band = np.stack([left + 0.6 * centre, right + 0.4 * centre])
     band *= 0.7 * np.sqrt(np.mean(vocals**2)) / max(np.sqrt(np.mean(band**2)), 1e-9)
-    song = band + vocals[np.newaxis, :]
-    song *= 10 ** (-1.0 / 20.0) / np.max(np.abs(song))
+    scale = 10 ** (-1.0 / 20.0) / np.max(np.abs(band + vocals[np.newaxis, :]))
     # A short fade at both ends: no click where the song starts and stops.
     fade = round(0.01 * SAMPLE_RATE)
-    song[:, :fade] *= np.linspace(0.0, 1.0, fade)
-    song[:, -fade:] *= np.linspace(1.0, 0.0, fade)
-    return Audio(song.astype(np.float32), SAMPLE_RATE)
+    envelope = np.full(length, scale)
+    envelope[:fade] *= np.linspace(0.0, 1.0, fade)
+    envelope[-fade:] *= np.linspace(1.0, 0.0, fade)
+    return DemoSongTracks(
+        vocals=Audio((vocals * envelope)[np.newaxis, :].astype(np.float32), SAMPLE_RATE),
+        band=Audio((band * envelope).astype(np.float32), SAMPLE_RATE),
+    )
 
 
 def build_demo_assets(folder: str | Path | None = None) -> DemoAssets:
@@ -180,17 +203,17 @@ def build_demo_assets(folder: str | Path | None = None) -> DemoAssets:
         save_audio(build_demo_song(), song)
     if not model.is_file() or not (embedder / "config.json").is_file():
         from urvc_core.builtin.random_hubert_models import build_hf_hubert_folder
-        from urvc_core.rvc.random_voice_models import build_voice_model_file
+        from urvc_core.rvc.hand_set_voice_models import build_hand_set_voice_file
 
         if not model.is_file():
             staged = model.with_name(f".{model.name}.building")
-            build_voice_model_file(
+            build_hand_set_voice_file(
                 staged,
                 version="v1",
                 sample_rate=40000,
                 metadata={
-                    "info": f"{DEMO_VOICE_NAME}: built by urvc with random weights; not a "
-                    f"trained voice, for the demo only"
+                    "info": f"{DEMO_VOICE_NAME}: weights set by urvc, not trained; hums "
+                    f"the melody it is given, for the demo only"
                 },
             )
             staged.replace(model)

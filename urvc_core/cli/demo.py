@@ -23,7 +23,8 @@ from urvc_core.console import echo_json, json_option
 def demo(folder: Path | None, assets_only: bool, as_json: bool) -> None:
     """Make a cover offline, from an example song and a voice model urvc builds.
 
-    The voice model has random weights: it shows the pipeline working, not a voice.
+    The voice model's weights are set by hand, not trained: it hums the song's melody in
+    a buzzing voice and sings no words; it shows the pipeline working, not a singer.
     """
     from urvc_core.demo import (
         DEMO_VOICE_NAME,
@@ -51,9 +52,10 @@ def demo(folder: Path | None, assets_only: bool, as_json: bool) -> None:
     click.echo(f"Ran: {result.command}")
     print_cover(result.cover)
     click.echo(
-        f"\nThe voice is '{DEMO_VOICE_NAME}': a voice model urvc built with random "
-        f"weights, so the cover sings the song's words and melody in a buzzing voice that "
-        f"is nobody's. The song is a CMU ARCTIC sentence over a synthesized band."
+        f"\nThe voice is '{DEMO_VOICE_NAME}': a voice model whose weights urvc set by "
+        f"hand instead of training them, so the cover hums the vocal's melody, in its "
+        f"rhythm, in a buzzing voice that is nobody's, without words. The song is a CMU "
+        f"ARCTIC sentence over a synthesized band."
     )
     click.echo(
         "With a real voice model: `urvc models download URL` (a .pth or .zip link), then "
