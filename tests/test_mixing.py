@@ -19,6 +19,7 @@ from urvc_core.mixing import (
     limit_true_peak,
     mix_files,
     mix_tracks,
+    remove_rumble,
     true_peak_db,
 )
 from urvc_core.testing import centre_panned_speech_mix, plucked_notes, speech
@@ -31,11 +32,52 @@ def _gained(audio: Audio, gain_db: float) -> Audio:
 def test_tracks_are_summed_with_their_gains() -> None:
     song = centre_panned_speech_mix(44100)
     result = mix_tracks(
-        [Track(song.vocals, -6.0), Track(song.accompaniment, 0.0)], sample_rate=44100
+        [Track(song.vocals, -6.0), Track(song.accompaniment, 0.0)],
+        sample_rate=44100,
+        highpass_hz=None,
     )
     expected = song.vocals.samples * 10 ** (-6 / 20) + song.accompaniment.samples
     np.testing.assert_allclose(result.audio.samples, expected, atol=1e-6)
     assert result.target_lufs is None and result.limiter_reduction_db == 0.0
+
+
+def test_every_track_is_high_passed_above_hearing_s_floor() -> None:
+    song = centre_panned_speech_mix(44100)
+    plain = mix_tracks([Track(song.vocals), Track(song.accompaniment)], highpass_hz=None)
+    filtered = mix_tracks([Track(song.vocals), Track(song.accompaniment)], sample_rate=44100)
+    # What anyone hears is untouched: the loudness within 0.1 LU.
+    assert integrated_loudness(filtered.audio) == pytest.approx(
+        integrated_loudness(plain.audio), abs=0.1
+    )
+    # A 5 Hz wobble loses 40 dB or more; a 50 Hz bass note and a 1 kHz tone nothing.
+    seconds = np.arange(44100 * 4) / 44100
+    for frequency, expected_db in ((5.0, -40.0), (50.0, 0.0), (1000.0, 0.0)):
+        tone = Audio(np.sin(2 * np.pi * frequency * seconds)[np.newaxis].astype(np.float32), 44100)
+        kept = remove_rumble(tone).samples[0, 44100:-44100]  # away from the ends
+        level_db = 20 * np.log10(np.sqrt(2 * np.mean(kept.astype(np.float64) ** 2)))
+        if expected_db < 0:
+            assert level_db < expected_db
+        else:
+            assert level_db == pytest.approx(0.0, abs=0.05)
+
+
+def test_an_offset_never_becomes_the_loudest_part_of_a_mix() -> None:
+    """A voice that renders an offset (as a random-weight model does) under speech."""
+    song = centre_panned_speech_mix(44100)
+    offset_voice = Audio(song.vocals.samples * 0.01 + np.float32(0.3), 44100)
+    result = mix_tracks(
+        [Track(offset_voice), Track(song.accompaniment)],
+        sample_rate=44100,
+        match_loudness=song.mixture,
+    )
+    mixed = result.audio.samples
+    # The offset is gone; the accompaniment is what the loudness match brought up.
+    assert abs(float(mixed[:, 4410:-4410].mean())) < 1e-3
+    alone = mix_tracks([Track(song.accompaniment)], sample_rate=44100, match_loudness=song.mixture)
+    np.testing.assert_allclose(
+        np.sqrt(np.mean(mixed**2)), np.sqrt(np.mean(alone.audio.samples**2)), rtol=0.05
+    )
+    assert result.loudness_lufs == pytest.approx(integrated_loudness(song.mixture), abs=0.2)
 
 
 def test_rates_and_channels_are_brought_together() -> None:

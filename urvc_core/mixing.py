@@ -20,6 +20,12 @@ every value averaged at a peak is at most that peak's own gain. Limiting lowers 
 loudness a little; the loudness gain is raised and the limiter run again (at most
 four rounds) until the mix is within 0.1 LU of the target or no more loudness can be
 had under the ceiling. Silence stays silence.
+
+**No offset or rumble reaches the loudness match.** Every track goes through a 20 Hz
+high-pass (4th-order Butterworth, run forward and backward so it shifts no track in
+time) before it is summed. A voice model's DC offset or sub-audio drift carries energy
+that loudness measurement partly counts and nobody hears; left in, matching the mix to
+the song would turn it up until the offset was the loudest part of the cover.
 """
 
 from __future__ import annotations
@@ -36,17 +42,22 @@ from urvc_core.errors import UrvcError
 
 __all__ = [
     "DEFAULT_CEILING_DBTP",
+    "DEFAULT_HIGHPASS_HZ",
     "MixResult",
     "Track",
     "integrated_loudness",
     "limit_true_peak",
     "mix_files",
     "mix_tracks",
+    "remove_rumble",
     "true_peak_db",
 ]
 
 #: The default true-peak ceiling, in dBTP.
 DEFAULT_CEILING_DBTP = -1.0
+#: Every track's high-pass corner, Hz: below hearing, above any offset or drift.
+DEFAULT_HIGHPASS_HZ = 20.0
+_HIGHPASS_ORDER = 4
 _OVERSAMPLING = 4
 _LIMITER_WINDOW_SECONDS = 0.040
 _LOUDNESS_TOLERANCE_LU = 0.1
@@ -186,6 +197,21 @@ def _limit(audio: Audio, ceiling_dbtp: float) -> tuple[Audio, float, float]:
     return Audio(limited, audio.sample_rate), reduction, peak
 
 
+def remove_rumble(audio: Audio, cutoff_hz: float = DEFAULT_HIGHPASS_HZ) -> Audio:
+    """``audio`` without its DC offset and what lies below ``cutoff_hz`` (zero phase)."""
+    from scipy.signal import butter, sosfiltfilt
+
+    if audio.num_samples == 0:
+        return audio
+    sections = butter(_HIGHPASS_ORDER, cutoff_hz, "highpass", fs=audio.sample_rate, output="sos")
+    # sosfiltfilt pads with the signal's odd extension, which needs a few samples more
+    # than the filter's length; a shorter track is too short to carry any rumble.
+    if audio.num_samples <= 3 * (2 * len(sections) + 1):
+        return Audio(audio.samples - audio.samples.mean(axis=1, keepdims=True), audio.sample_rate)
+    filtered = sosfiltfilt(sections, audio.samples.astype(np.float64), axis=1)
+    return Audio(filtered.astype(np.float32), audio.sample_rate)
+
+
 def _fit(audio: Audio, sample_rate: int, channels: int, length: int) -> np.ndarray:
     from urvc_core.audio import convert_channels, resample
 
@@ -207,10 +233,12 @@ def mix_tracks(
     length: int | None = None,
     match_loudness: Audio | float | None = None,
     ceiling_dbtp: float = DEFAULT_CEILING_DBTP,
+    highpass_hz: float | None = DEFAULT_HIGHPASS_HZ,
     output: str | Path | None = None,
     output_format: str | None = None,
 ) -> MixResult:
-    """Sum ``tracks`` with their gains, level the result, and optionally save it.
+    """High-pass each track, sum them with their gains, level the result, and
+    optionally save it.
 
     Args:
         tracks: the tracks; any rates and channel counts.
@@ -222,6 +250,8 @@ def mix_tracks(
             integrated loudness the mix is brought to, or a target in LUFS; None keeps
             the summed level.
         ceiling_dbtp: the true-peak ceiling the limiter keeps the mix under.
+        highpass_hz: every track's high-pass corner (see :func:`remove_rumble`); None
+            leaves the tracks as they are.
         output: a file to write (wav, flac, ogg, mp3), atomically.
         output_format: the file's format if its suffix doesn't say it.
 
@@ -248,7 +278,8 @@ def mix_tracks(
     mixed = np.zeros((channels, length), dtype=np.float32)
     for track in tracks:
         gain = np.float32(10.0 ** (track.gain_db / 20.0))
-        mixed += _fit(track.audio, sample_rate, channels, length) * gain
+        audio = track.audio if highpass_hz is None else remove_rumble(track.audio, highpass_hz)
+        mixed += _fit(audio, sample_rate, channels, length) * gain
     summed = Audio(mixed, sample_rate)
 
     target: float | None
