@@ -12,11 +12,13 @@ into a buzzing voice that follows the singer:
 * the text encoder ignores the content features and passes the pitch embedding's
   voiced/unvoiced distinction to the decoder as a *gate* (the flow is the identity);
 * the decoder carries that gate up to the output rate (sample-and-hold through the
-  transposed convolutions; the residual blocks are the identity) and adds the source;
-* the last leaky ReLU keeps only the source's peaks above a threshold, and only in
-  voiced frames: a train of narrow pulses at the pitch, like the glottis's, rich in
-  harmonics; ``conv_post`` is a band-pass whose taps sum to zero (no offset can come
-  out) and which tilts the spectrum the way a voice's falls.
+  transposed convolutions; the residual blocks are the identity up to there) and adds
+  the source;
+* in the last stage, one residual block's leaky ReLUs keep only the source's peaks
+  above a threshold, and only in voiced frames: a train of narrow pulses at the pitch,
+  like the glottis's, rich in harmonics, which the block then smooths so that their
+  spectrum falls above 1 kHz as a voice's does; ``conv_post`` is a band-pass whose taps
+  sum to zero, so no offset can come out.
 
 So the output has the input's melody and rhythm (silent where nothing is sung) with a
 timbre that is nobody's, and no words: content features are what a trained model turns
