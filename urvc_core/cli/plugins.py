@@ -51,16 +51,35 @@ def _pip(arguments: list[str]) -> None:
         raise UrvcError(f"pip {' '.join(arguments)} failed (exit code {completed.returncode}).")
 
 
+def _installed_torch() -> list[str]:
+    """A requirement for the torch urvc runs on, exactly, if one is installed.
+
+    A plugin's requirements would otherwise let pip replace it: for a torchvision, say,
+    pip takes the newest, and then the newest torch it asks for, a CUDA build of several
+    GB in place of a CPU one.
+    """
+    import importlib.metadata
+
+    try:
+        return [f"torch=={importlib.metadata.version('torch')}"]
+    except importlib.metadata.PackageNotFoundError:
+        return []
+
+
 @click.command()
 @click.argument("packages", nargs=-1, required=True)
 @click.option("-U", "--upgrade", is_flag=True, help="Upgrade packages to their newest version.")
 @click.option("-e", "--editable", is_flag=True, help="Install a local folder in editable mode.")
 def install(packages: tuple[str, ...], upgrade: bool, editable: bool) -> None:
-    """Install plugins from PyPI or a local folder into urvc's own environment."""
+    """Install plugins from PyPI or a local folder into urvc's own environment.
+
+    The torch urvc runs on is kept: pip chooses the plugins' other requirements to suit
+    it (upgrade torch itself with pip).
+    """
     arguments = ["install", *(["--upgrade"] if upgrade else [])]
     for package in packages:
         arguments += ["-e", package] if editable else [package]
-    _pip(arguments)
+    _pip([*arguments, *_installed_torch()])
 
 
 @click.command()

@@ -8,7 +8,6 @@ module-scoped.
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -19,14 +18,6 @@ import pytest
 
 from urvc_core.backends import Separator
 from urvc_core.plugins import reset_plugin_host
-
-#: Test modules that run audio-separator skip with this reason when it is missing (it is
-#: installed with --no-deps, outside the plugin's own requirements: see the README).
-HAVE_AUDIO_SEPARATOR = importlib.util.find_spec("audio_separator") is not None
-NO_AUDIO_SEPARATOR = (
-    "audio-separator is not installed: pip install --no-deps audio-separator==0.47.1 "
-    "onnx2torch-py313==1.6.0 (see plugins/urvc-separator-mdx/README.md)"
-)
 
 #: File names of the tiny models every test home holds.
 CENTRE_MDX = "tiny_centre_mdx.onnx"
@@ -88,9 +79,8 @@ def urvc_home(
 ) -> Iterator[Path]:
     """Every test gets its own urvc home, with the tiny models in the model folder."""
     home = tmp_path_factory.mktemp("urvc-home")
-    if HAVE_AUDIO_SEPARATOR:
-        tiny_models: TinyModels = request.getfixturevalue("tiny_models")
-        shutil.copytree(tiny_models.folder, model_folder_of(home))
+    tiny_models: TinyModels = request.getfixturevalue("tiny_models")
+    shutil.copytree(tiny_models.folder, model_folder_of(home))
     _isolate(home, monkeypatch)
     yield home
     reset_plugin_host()

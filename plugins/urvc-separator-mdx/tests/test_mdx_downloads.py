@@ -12,8 +12,6 @@ from urvc_separator_mdx.cover_steps import separator_for
 
 from urvc_core.testing.conformance import assert_audio_like, stereo_test_input
 
-pytest.importorskip("audio_separator", reason="audio-separator is not installed")
-
 
 class LoopbackServer:
     """Serves files from memory on 127.0.0.1 and records the paths asked for."""

@@ -102,7 +102,6 @@ def test_mismatched_stems_and_bad_arguments_are_clear_errors() -> None:
 
 @pytest.mark.slow
 def test_ensemble_of_two_models_on_one_song() -> None:
-    pytest.importorskip("audio_separator", reason="audio-separator is not installed")
     from urvc_separator_mdx.cover_steps import separate_vocals
     from urvc_separator_mdx.ensemble import separate_with_ensemble
 
@@ -121,7 +120,6 @@ def test_ensemble_of_two_models_on_one_song() -> None:
 
 @pytest.mark.slow
 def test_urvc_separate_runs_an_ensemble_of_two_models_as_one_cached_step(tmp_path: Path) -> None:
-    pytest.importorskip("audio_separator", reason="audio-separator is not installed")
     from click.testing import CliRunner
     from urvc_separator_mdx.cover_steps import separate_vocals
 

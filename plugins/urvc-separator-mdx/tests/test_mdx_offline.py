@@ -14,8 +14,6 @@ from urvc_core.cli import cli
 from urvc_core.errors import OfflineError, UrvcError
 from urvc_core.testing.conformance import assert_audio_like, stereo_test_input
 
-pytest.importorskip("audio_separator", reason="audio-separator is not installed")
-
 
 @pytest.mark.slow
 @pytest.mark.usefixtures("offline")

@@ -21,8 +21,6 @@ from urvc_core.testing import signals
 # Slow (UVR networks on a song): `pytest -m "not slow"` leaves these out.
 pytestmark = pytest.mark.slow
 
-pytest.importorskip("audio_separator", reason="audio-separator is not installed")
-
 MIX = signals.centre_panned_speech_mix(44100)
 
 

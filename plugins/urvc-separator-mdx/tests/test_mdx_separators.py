@@ -17,8 +17,6 @@ from urvc_core.testing.conformance import assert_audio_like, stereo_test_input
 # Slow (every UVR family's network): `pytest -m "not slow"` leaves these out.
 pytestmark = pytest.mark.slow
 
-pytest.importorskip("audio_separator", reason="audio-separator is not installed")
-
 CENTRE_MDX = "tiny_centre_mdx.onnx"
 ROFORMER = "tiny_bs_roformer.ckpt"
 VR = "tiny_vr.pth"

@@ -9,8 +9,6 @@ import pytest
 from urvc_core.errors import InvalidSettingError
 from urvc_core.registry import get_backend, list_backends
 
-pytest.importorskip("audio_separator", reason="audio-separator is not installed")
-
 
 def test_one_separator_per_family_is_registered() -> None:
     names = {info.name: info for info in list_backends("separator")}

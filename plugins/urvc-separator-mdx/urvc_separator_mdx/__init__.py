@@ -10,12 +10,20 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from urvc_core import hookimpl
+from urvc_separator_mdx.onnx2torch_import import check_torchvision_before_transformers
 
 if TYPE_CHECKING:
     import click
 
     from urvc_core.assets import Asset
     from urvc_core.hookspecs import Register
+
+# Installing this plugin installs a torchvision (audio-separator needs onnx2torch, which
+# needs it), and on Linux beside a CPU build of torch that torchvision fails on import
+# and would take transformers, and urvc's embedders, down with it. urvc loads its plugins
+# before any model, so this is in time to keep such a torchvision out of transformers'
+# sight; it costs nothing where there is no torchvision.
+check_torchvision_before_transformers()
 
 
 @hookimpl
