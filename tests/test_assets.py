@@ -460,6 +460,7 @@ def test_asset_as_dict() -> None:
         "size": 10,
         "description": "",
         "extract": False,
+        "packaged_in": None,
     }
 
 

