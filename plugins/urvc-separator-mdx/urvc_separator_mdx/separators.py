@@ -18,6 +18,8 @@ files in place through the asset store (:mod:`urvc_separator_mdx.model_catalogue
 writes the input to a temporary float WAV at 44.1 kHz, lets audio-separator load the
 model (once per backend instance) and separate the file with its own segmenting and
 overlap-add, and reads the stems back at the input's rate, length and channel count.
+Before audio-separator reads a model, every file of it is checked to hold nothing that
+could run code when loaded (:mod:`urvc_separator_mdx.safe_model_loading`).
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from urvc_separator_mdx.model_catalogue import (
     model_parameters,
     prepare_model_files,
 )
+from urvc_separator_mdx.safe_model_loading import check_model_files, install_safe_demucs_loader
 from urvc_separator_mdx.stem_names import urvc_stem_names
 
 #: The rate every UVR model was trained at, and the one audio-separator runs them at.
@@ -136,6 +139,11 @@ class AudioSeparatorBackend(Separator):
         from audio_separator.separator import Separator as AudioSeparator
 
         folder = model_folder()
+        # audio-separator unpickles model files (Demucs's with full unpickling, on every
+        # separation): a file that needs more than weights is refused before it is read.
+        check_model_files(self.model, folder)
+        if self.family is Family.DEMUCS:
+            install_safe_demucs_loader()
         params = self.architecture_params(self.model)
         scratch = urvc_home().cache / "audio-separator"
         with warnings.catch_warnings():
