@@ -5,12 +5,14 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import re
 import shutil
 import threading
 import zipfile
 from collections.abc import Iterator
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import faiss
 import pytest
@@ -21,14 +23,18 @@ from urvc_core.home import urvc_home
 from urvc_core.testing.feature_indexes import build_index_file, synthetic_content_features
 from urvc_core.testing.voice_models import build_voice_model_file
 from urvc_core.voices import (
+    VoiceDownload,
     delete_voice_model,
     direct_download_url,
     download_voice_model,
     download_voice_models,
+    download_voices,
     get_voice_model,
+    import_voice_files,
     import_voice_model,
     import_voice_models,
     list_voice_models,
+    read_download_list,
     resolve_voice_model,
 )
 
@@ -376,6 +382,290 @@ def test_offline_download_is_the_asset_stores_error(
         download_voice_model(f"{base}/Mia.pth", progress=False)
 
     assert _library_contents() == []
+
+
+# -- several files at once ------------------------------------------------------------------
+
+
+def test_a_pth_and_its_index_given_together_make_one_voice(
+    tmp_path: Path, model_files: dict[str, Path], index_files: dict[str, Path]
+) -> None:
+    # As people download them: the two files in different places, the index's name
+    # saying nothing about the model.
+    model = _place(model_files["v2"], tmp_path / "Downloads" / "Singer.pth")
+    index = _place(index_files["768-small"], tmp_path / "elsewhere" / "added_IVF20_Flat.index")
+    _place(index_files["768"], tmp_path / "Downloads" / "Singer.index")  # not the one given
+
+    [result] = import_voice_files([model, index])
+
+    assert result.ok and result.source == f"{model} + added_IVF20_Flat.index"
+    [entry] = result.entries
+    assert entry.name == "Singer"
+    assert entry.index_path == entry.folder / "Singer.index"
+    assert entry.index is not None and entry.index.size == 600
+    assert _sha256(entry.index_path) == _sha256(index)
+    assert _sha256(entry.model_path) == _sha256(model)
+
+
+def test_an_index_that_fits_no_given_model_fails_alone(
+    tmp_path: Path, model_files: dict[str, Path], index_files: dict[str, Path]
+) -> None:
+    model = _place(model_files["v2"], tmp_path / "Singer.pth")
+    wrong = _place(index_files["256"], tmp_path / "v1" / "Singer.index")
+    _place(index_files["768"], tmp_path / "Singer.index")  # beside it, but not the one given
+
+    imported, refused = import_voice_files([model, wrong])
+
+    # The index given is the one meant: the model is not paired with another instead.
+    assert imported.ok and imported.entries[0].index_path is None
+    assert refused.source == str(wrong)
+    assert refused.error == (
+        f"{wrong} was not paired with a voice model: holds 256-dim (v1) features, the "
+        f"voice model needs 768-dim (v2)."
+    )
+    assert _library_contents() == ["Singer"]
+
+
+def test_several_pth_files_each_become_a_voice_and_a_bad_one_fails_alone(
+    tmp_path: Path, model_files: dict[str, Path], index_files: dict[str, Path], run_urvc: Any
+) -> None:
+    alto = _place(model_files["v2"], tmp_path / "a" / "Alto.pth")
+    bass = _place(model_files["v1"], tmp_path / "b" / "Bass.pth")
+    _place(index_files["256"], tmp_path / "b" / "added_IVF25_Flat_nprobe_1_Bass_v1.index")
+    broken = tmp_path / "c" / "Broken.pth"
+    broken.parent.mkdir()
+    broken.write_bytes(b"PK\x03\x04 cut off in the middle of the download")
+
+    result = run_urvc("models", "import", str(alto), str(broken), str(bass))
+
+    assert result.exit_code == 1
+    lines = result.stdout.splitlines()
+    assert lines[0] == f"imported  {alto} -> Alto (v2, 40000 Hz, no index)"
+    assert lines[1].startswith(f"failed    {broken}: The voice model {broken} ")
+    assert lines[2] == f"imported  {bass} -> Bass (v1, 48000 Hz, index Bass.index)"
+    assert len(lines) == 3
+    assert result.stderr == (
+        "Error: 1 of 3 imports failed (listed above); the others are in the library. Fix "
+        "what each error says and run the command again for those.\n"
+    )
+    assert _library_contents() == ["Alto", "Bass"]  # no staging folder left behind
+
+
+def test_one_source_that_fails_is_its_own_one_line_error(run_urvc: Any, tmp_path: Path) -> None:
+    missing = tmp_path / "Nobody.pth"
+
+    result = run_urvc("models", "import", str(missing))
+
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert result.stderr == f"Error: There is no file or folder {missing} to import.\n"
+
+
+def test_two_given_models_that_would_share_a_name(
+    tmp_path: Path, model_files: dict[str, Path]
+) -> None:
+    first = _place(model_files["v2"], tmp_path / "one" / "Mia.pth")
+    second = _place(model_files["v1"], tmp_path / "two" / "Mia.pth")
+
+    kept, clash = import_voice_files([first, second], overwrite=True)
+
+    assert kept.ok and _sha256(kept.entries[0].model_path) == _sha256(first)
+    assert clash.error is not None and "would be named 'Mia', as " in clash.error
+    with pytest.raises(UrvcError, match="A name is for one voice model, and 2 files"):
+        import_voice_files([first, second], name="Both")
+
+
+# -- downloading several --------------------------------------------------------------------
+
+
+class RangeServer:
+    """An HTTP server on 127.0.0.1 serving a folder, with Range requests, that can be told
+    to cut the connection part way through a file (once)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.requests: list[tuple[str, dict[str, str]]] = []
+        #: path -> bytes of the body to send before closing the connection, once
+        self.cut_after: dict[str, int] = {}
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                server.requests.append((self.path, dict(self.headers.items())))
+                file = server.folder / self.path.lstrip("/")
+                if not file.is_file():
+                    self.send_error(404)
+                    return
+                body = file.read_bytes()
+                start = 0
+                if (asked := self.headers.get("Range")) is not None:
+                    start = int(asked.removeprefix("bytes=").rstrip("-"))
+                    self.send_response(206)
+                    self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
+                else:
+                    self.send_response(200)
+                self.send_header("Content-Length", str(len(body) - start))
+                self.end_headers()
+                # HTTP/1.0: returning closes the connection, so a cut body ends early.
+                self.wfile.write(body[start:][: server.cut_after.pop(self.path, None)])
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.base = f"http://127.0.0.1:{self.httpd.server_port}"
+        threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        ).start()
+
+    def ranges_asked(self, path: str) -> list[str | None]:
+        return [headers.get("Range") for seen, headers in self.requests if seen == path]
+
+
+@pytest.fixture
+def range_server(tmp_path: Path) -> Iterator[RangeServer]:
+    served = tmp_path / "served"
+    served.mkdir()
+    server = RangeServer(served)
+    yield server
+    server.httpd.shutdown()
+    server.httpd.server_close()
+
+
+def test_download_voices_brings_each_and_one_failure_does_not_stop_the_rest(
+    range_server: RangeServer, model_files: dict[str, Path], index_files: dict[str, Path]
+) -> None:
+    base, served = range_server.base, range_server.folder
+    _place(model_files["v2"], served / "Mia.pth")
+    with zipfile.ZipFile(served / "Noah.zip", "w") as zipped:
+        zipped.write(model_files["v1"], "Noah.pth")
+        zipped.write(index_files["256"], "added_IVF25_Flat_nprobe_1_Noah_v1.index")
+
+    mia, missing, noah = download_voices(
+        [f"{base}/Mia.pth", f"{base}/Gone.pth", VoiceDownload(f"{base}/Noah.zip", "Noah v1")],
+        progress=False,
+    )
+
+    assert mia.ok and [e.name for e in mia.entries] == ["Mia"]
+    assert _sha256(mia.entries[0].model_path) == _sha256(model_files["v2"])
+    assert missing.source == f"{base}/Gone.pth"
+    assert missing.error == (
+        f"could not download {base}/Gone.pth: the server answered HTTP 404 (Not Found); "
+        f"check that the URL is right, the file may have moved"
+    )
+    assert noah.ok and [e.name for e in noah.entries] == ["Noah v1"]
+    assert noah.entries[0].index is not None and noah.entries[0].index.dim == 256
+    assert _library_contents() == ["Mia", "Noah v1"]
+
+
+def test_an_interrupted_download_resumes_with_a_range_request_and_is_byte_identical(
+    range_server: RangeServer, model_files: dict[str, Path], run_urvc: Any
+) -> None:
+    served = _place(model_files["v2"], range_server.folder / "Mia.pth")
+    size = served.stat().st_size
+    range_server.cut_after["/Mia.pth"] = 500_000
+    url = f"{range_server.base}/Mia.pth"
+
+    cut = run_urvc("models", "download", url)
+
+    assert cut.exit_code == 1
+    assert cut.stderr == (
+        f"Error: download of {url} was interrupted (the server closed the connection) after "
+        f"500000 of {size} bytes; run the command again to resume it from "
+        f"{next(urvc_home().cache.glob('downloads/*/Mia.pth.part'))}\n"
+    )
+    [part] = urvc_home().cache.glob("downloads/*/Mia.pth.part")
+    assert part.read_bytes() == served.read_bytes()[:500_000]
+    assert _library_contents() == []
+
+    resumed = run_urvc("models", "download", url)
+
+    assert resumed.exit_code == 0, resumed.stderr
+    assert resumed.stdout == f"imported  {url} -> Mia (v2, 40000 Hz, no index)\n"
+    assert range_server.ranges_asked("/Mia.pth") == [None, "bytes=500000-"]
+    assert _sha256(get_voice_model("Mia").model_path) == _sha256(served)
+    assert not part.exists() and not any(urvc_home().cache.glob("downloads/*/*"))
+
+
+def test_a_download_list_reports_bad_rows_by_line_and_downloads_the_rest(
+    range_server: RangeServer, model_files: dict[str, Path], tmp_path: Path, run_urvc: Any
+) -> None:
+    base = range_server.base
+    _place(model_files["v2"], range_server.folder / "Mia.pth")
+    _place(model_files["v1"], range_server.folder / "Noah.pth")
+    listed = tmp_path / "voices.csv"
+    listed.write_text(
+        "\ufeffURL,Name\n"  # as a spreadsheet saves it: a byte-order mark, capitals
+        f"{base}/Mia.pth,Mia\n"
+        "\n"
+        ",Nobody\n"
+        "ftp://example.com/x.pth,\n"
+        f"{base}/Noah.pth,Mia\n"
+        f"{base}/Noah.pth,Noah/2\n"
+        f"{base}/Noah.pth,\n"
+        f'"{base}/Noah.pth",Noah,extra\n',
+        encoding="utf-8",
+    )
+
+    result = run_urvc("models", "download", "--from-file", str(listed))
+
+    assert result.exit_code == 1
+    assert result.stdout.splitlines() == [
+        f"imported  {base}/Mia.pth -> Mia (v2, 40000 Hz, no index)",
+        f"failed    {listed} line 4 has no URL; fix the row or remove it.",
+        f"failed    ftp://example.com/x.pth: {listed} line 5 has 'ftp://example.com/x.pth', "
+        f"which is not an http:// or https:// URL; fix the row or remove it.",
+        f"failed    {base}/Noah.pth: {listed} line 6 has the name 'Mia', which line 2 gives "
+        f"too; fix the row or remove it.",
+        f"failed    {base}/Noah.pth: {listed} line 7 has a bad name: 'Noah/2' can't be a "
+        f"voice model name: use letters, digits, spaces and - _ . ( ) (up to 100, not "
+        f"starting or ending with a dot or space); fix the row or remove it.",
+        f"imported  {base}/Noah.pth -> Noah (v1, 48000 Hz, no index)",
+        f"failed    {base}/Noah.pth: {listed} line 9 has 3 cells, but the header names 2 "
+        f"columns; fix the row or remove it.",
+    ]
+    assert result.stderr.startswith("Error: 5 of 7 downloads failed (listed above); the others")
+    assert _library_contents() == ["Mia", "Noah"]
+    # Bad rows are never fetched.
+    assert [path for path, _ in range_server.requests] == ["/Mia.pth", "/Noah.pth"]
+
+
+def test_several_urls_that_all_succeed_exit_0(
+    range_server: RangeServer, model_files: dict[str, Path], run_urvc: Any
+) -> None:
+    base = range_server.base
+    _place(model_files["v2"], range_server.folder / "Mia.pth")
+    _place(model_files["v1"], range_server.folder / "Noah.pth")
+
+    result = run_urvc("models", "download", f"{base}/Mia.pth", f"{base}/Noah.pth", "--json")
+
+    assert result.exit_code == 0, result.stderr
+    shown = json.loads(result.stdout)
+    assert [(r["source"], r["ok"], [v["name"] for v in r["voices"]]) for r in shown] == [
+        (f"{base}/Mia.pth", True, ["Mia"]),
+        (f"{base}/Noah.pth", True, ["Noah"]),
+    ]
+    usage = run_urvc("models", "download", f"{base}/Mia.pth", f"{base}/Noah.pth", "--name", "X")
+    assert usage.exit_code == 2 and "--name is for a single URL" in usage.stderr
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", "is empty; its first line must be url,name"),
+        ("https://example.com/Mia.pth,Mia\n", "line 1 must be the header row url,name"),
+        ("url,nmae\nhttps://example.com/Mia.pth,Mia\n", "not 'url,nmae'"),
+        ("url,name\n\n", "lists no voice models under its header row"),
+    ],
+)
+def test_a_download_list_without_a_usable_header_is_an_error(
+    tmp_path: Path, text: str, message: str
+) -> None:
+    listed = tmp_path / "list.csv"
+    listed.write_text(text, encoding="utf-8")
+
+    with pytest.raises(UrvcError, match=re.escape(message)):
+        read_download_list(listed)
 
 
 # -- the library ------------------------------------------------------------------------------

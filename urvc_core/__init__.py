@@ -33,7 +33,14 @@ from urvc_core.cover import CoverResult, make_cover, make_covers
 from urvc_core.cover_options import COVER_SETTINGS, CoverOptions
 from urvc_core.doctor import DoctorReport, run_doctor
 from urvc_core.errors import UrvcError
-from urvc_core.home import Config, UrvcHome, load_config, set_config_value, urvc_home
+from urvc_core.home import (
+    Config,
+    UrvcHome,
+    load_config,
+    set_config_value,
+    unset_config_value,
+    urvc_home,
+)
 from urvc_core.hookspecs import hookimpl
 from urvc_core.mixing import MixResult, Track, mix_files, mix_tracks
 from urvc_core.plugins import PluginRecord, list_plugins
@@ -46,11 +53,15 @@ from urvc_core.separation import separate_files, separate_song
 from urvc_core.sources import Source, resolve_sources
 from urvc_core.version import __version__
 from urvc_core.voices import (
+    VoiceDownload,
     VoiceEntry,
+    VoiceImportResult,
     delete_voice_model,
     download_voice_model,
     download_voice_models,
+    download_voices,
     get_voice_model,
+    import_voice_files,
     import_voice_model,
     import_voice_models,
     list_voice_models,
@@ -92,7 +103,9 @@ __all__ = [
     "UrvcError",
     "UrvcHome",
     "VoiceConverter",
+    "VoiceDownload",
     "VoiceEntry",
+    "VoiceImportResult",
     "__version__",
     "asset_store",
     "audio_info",
@@ -103,10 +116,12 @@ __all__ = [
     "delete_voice_model",
     "download_voice_model",
     "download_voice_models",
+    "download_voices",
     "fetch_asset",
     "get_backend",
     "get_voice_model",
     "hookimpl",
+    "import_voice_files",
     "import_voice_model",
     "import_voice_models",
     "list_assets",
@@ -128,5 +143,6 @@ __all__ = [
     "separate_files",
     "separate_song",
     "set_config_value",
+    "unset_config_value",
     "urvc_home",
 ]

@@ -20,6 +20,11 @@ An import is all or nothing: every model is validated before anything is copied,
 is assembled in a hidden folder inside ``<models>`` and renamed into place at the end,
 and a failure removes what it had assembled.
 
+Several sources at once (:func:`import_voice_files`, :func:`download_voices`) are
+imported each on its own: one that fails doesn't stop the others, and each comes back as
+a :class:`VoiceImportResult` holding its voice models or its one-line error. A ``.pth``
+and the ``.index`` given with it pair up by the same rule into one voice.
+
 :func:`resolve_voice_model` is what conversion calls: a library name, or a path to a
 ``.pth`` used where it lies, with an index found beside it by the same pairing rule.
 """
@@ -35,7 +40,7 @@ import shutil
 import tempfile
 import urllib.parse
 import zipfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
@@ -51,15 +56,20 @@ if TYPE_CHECKING:
 
 __all__ = [
     "SkippedFile",
+    "VoiceDownload",
     "VoiceEntry",
+    "VoiceImportResult",
     "delete_voice_model",
     "direct_download_url",
     "download_voice_model",
     "download_voice_models",
+    "download_voices",
     "get_voice_model",
+    "import_voice_files",
     "import_voice_model",
     "import_voice_models",
     "list_voice_models",
+    "read_download_list",
     "resolve_voice_model",
     "voice_library_folder",
 ]
@@ -522,7 +532,10 @@ def _import(
     overwrite: bool,
     source_label: str | None,
     single: bool,
+    given_indexes: Sequence[Path] | None = None,
 ) -> list[VoiceEntry]:
+    """Import what ``source`` holds. ``given_indexes``, for a ``.pth`` source, are the
+    indexes the user gave with it (none, or its pair), used instead of those beside it."""
     source = Path(source).expanduser()
     if not source.exists():
         raise UrvcError(f"There is no file or folder {source} to import.")
@@ -552,7 +565,9 @@ def _import(
             container_name = source.stem
         else:
             root = source.parent
-            files = [source, *_named_indexes_beside(source)]
+            if given_indexes is None:
+                given_indexes = _named_indexes_beside(source)
+            files = [source, *given_indexes]
             move_files = False
             container_name = None
 
@@ -641,6 +656,155 @@ def import_voice_model(
     return _import(source, name=name, overwrite=overwrite, source_label=None, single=True)[0]
 
 
+# -- several sources at once ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VoiceImportResult:
+    """What one item of a batch import or download became: voice models, or why not."""
+
+    #: The item as the user gave it: a file, a folder, a URL, or a row of a list file.
+    source: str
+    entries: tuple[VoiceEntry, ...] = ()
+    #: The one-line message of the error that stopped this item; None when it worked.
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "ok": self.ok,
+            "error": self.error,
+            "voices": [entry.as_dict() for entry in self.entries],
+        }
+
+
+def _attempt(source: str, work: Callable[[], Sequence[VoiceEntry]]) -> VoiceImportResult:
+    """Run one item of a batch; its UrvcError becomes its result, so the rest go on."""
+    try:
+        return VoiceImportResult(source, tuple(work()))
+    except UrvcError as exc:
+        return VoiceImportResult(source, error=str(exc))
+
+
+def import_voice_files(
+    sources: Sequence[str | Path], *, name: str | None = None, overwrite: bool = False
+) -> list[VoiceImportResult]:
+    """Import several sources, each on its own: one that fails doesn't stop the others.
+
+    ``.pth`` and ``.index`` files given together are paired by the import rule (an
+    index goes to a model of its feature width and, among several models, to the one
+    whose name it carries), so ``Singer.pth Singer.index`` is one voice and ``a.pth
+    b.pth`` two. When no index is given, each ``.pth`` takes the one beside it, as
+    :func:`import_voice_models` does; folders and zips are searched as it does. An
+    index that no given model takes is a failed item. ``name`` is for a batch that makes
+    one voice.
+
+    Returns one result per model file, index file left over, folder or zip, in the
+    order given; each holds the imported entries or the one-line error.
+    """
+    paths = [Path(source).expanduser() for source in sources]
+    models = [p for p in paths if p.is_file() and p.suffix.lower() == ".pth"]
+    indexes = [p for p in paths if p.is_file() and p.suffix.lower() == ".index"]
+    if name is not None and len(paths) > 1 and (len(models), len(indexes)) != (1, len(paths) - 1):
+        raise UrvcError(
+            f"A name is for one voice model, and {len(paths)} files or folders were given "
+            f"({', '.join(str(p) for p in paths)}); leave the name out, or import them "
+            f"one by one."
+        )
+    index_for, failed_indexes = _pair_given_indexes(models, indexes) if indexes else ({}, {})
+
+    results: list[VoiceImportResult] = []
+    # A .pth's name, and the file that took it: a second file of this import with the
+    # same name would replace the first (with overwrite) or fail late, so it fails now.
+    named: dict[str, Path] = {}
+    for path in paths:
+        if path in indexes:
+            if path in failed_indexes:
+                results.append(VoiceImportResult(str(path), error=failed_indexes[path]))
+            continue  # a paired index shows in its model's result
+        index = index_for.get(path)
+        if path in models:
+            planned = name or _name_from_stem(path.stem)
+            first = named.setdefault(planned.casefold(), path)
+            if first is not path:
+                results.append(
+                    VoiceImportResult(
+                        str(path),
+                        error=(
+                            f"{path} would be named '{planned}', as {first} of the same "
+                            f"import is; import it on its own, with another name."
+                        ),
+                    )
+                )
+                continue
+
+        def import_one(path: Path = path, index: Path | None = index) -> list[VoiceEntry]:
+            return _import(
+                path,
+                name=name,
+                overwrite=overwrite,
+                source_label=None,
+                single=False,
+                # Indexes given by hand are the ones meant: none beside the model is
+                # taken instead of one that didn't fit.
+                given_indexes=None if not indexes else [index] if index else [],
+            )
+
+        shown = f"{path} + {index.name}" if index is not None else str(path)
+        results.append(_attempt(shown, import_one))
+    return results
+
+
+def _pair_given_indexes(
+    models: Sequence[Path], indexes: Sequence[Path]
+) -> tuple[dict[Path, Path], dict[Path, str]]:
+    """Pair the ``.index`` files a user gave with the ``.pth`` files given with them.
+
+    Returns model -> its index, and index -> why it can't be imported.
+    """
+    readable: list[_ModelFile] = []
+    for path in models:
+        try:
+            readable.append(_ModelFile(path, _read_model(path)))
+        except UrvcError:
+            continue  # the model's own import says what is wrong with it
+    infos: list[FeatureIndexInfo] = []
+    failed: dict[Path, str] = {}
+    for path in indexes:
+        try:
+            info = read_feature_index_info(path)
+        except UrvcError as exc:
+            failed[path] = str(exc)
+            continue
+        if info.size == 0:
+            failed[path] = (
+                f"{path} is an empty index (a trained_ index holds no vectors); give the "
+                f"added_ index that came with it."
+            )
+        elif not readable:
+            given = "no voice model given with it could be read"
+            if not models:
+                given = "no voice model (.pth) was given with it"
+            failed[path] = (
+                f"{path} is a feature index, and {given}; import it together with its "
+                f"model: urvc models import MODEL.pth {path.name}"
+            )
+        else:
+            infos.append(info)
+    pairs, unpaired = _pair_indexes(readable, infos, Path(indexes[0]).parent)
+    used = {index.path for index in pairs.values() if index is not None}
+    # _pair_indexes gives its reasons in the order of the indexes it left out.
+    left_out = [info.path for info in infos if info.path not in used]
+    for path, skipped in zip(left_out, unpaired, strict=True):
+        failed[path] = f"{path} was not paired with a voice model: {skipped.reason}."
+    chosen = {model: index.path for model, index in pairs.items() if index is not None}
+    return chosen, failed
+
+
 # -- downloading ----------------------------------------------------------------------
 
 _GOOGLE_DRIVE_HOSTS = frozenset(
@@ -726,8 +890,136 @@ def download_voice_model(
     return _download(url, name=name, overwrite=overwrite, progress=progress, single=True)[0]
 
 
+@dataclass(frozen=True)
+class VoiceDownload:
+    """One voice model to download: its URL and, if given, its name in the library.
+
+    A row of a list file (:func:`read_download_list`) also says where it came from
+    (``origin``: ``list.csv line 4``) and, when it can't be used, why (``problem``, a
+    one-line message naming the file and line).
+    """
+
+    url: str
+    name: str | None = None
+    origin: str | None = None
+    problem: str | None = None
+
+
+#: The columns of a download list: ``url`` is needed, ``name`` may be left out.
+DOWNLOAD_LIST_COLUMNS = ("url", "name")
+
+
+def read_download_list(path: str | Path) -> list[VoiceDownload]:
+    """The voice models a CSV file lists: a header row ``url,name``, then one a row.
+
+    A row that can't be used (no URL, not an http(s) URL, a bad name, a name an earlier
+    row took, more cells than columns) comes back with its ``problem`` set, so that the
+    other rows can still be downloaded. Blank rows are skipped. A file that can't be
+    read, has no header row or lists nothing is a UrvcError.
+    """
+    import csv
+
+    path = Path(path).expanduser()
+    try:
+        # utf-8-sig: spreadsheets save CSV with a byte-order mark in front.
+        with path.open(encoding="utf-8-sig", newline="") as file:
+            reader = csv.reader(file)
+            rows = [(reader.line_num, row) for row in reader]
+    except FileNotFoundError:
+        raise UrvcError(f"There is no download list {path}; check the path.") from None
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        raise UrvcError(
+            f"Can't read the download list {path} ({reason}); save it as UTF-8 CSV text."
+        ) from None
+    rows = [(line, row) for line, row in rows if any(cell.strip() for cell in row)]
+    expected = ",".join(DOWNLOAD_LIST_COLUMNS)
+    if not rows:
+        raise UrvcError(f"The download list {path} is empty; its first line must be {expected}.")
+    header_line, header = rows[0]
+    columns = [cell.strip().lower() for cell in header]
+    unknown = [c for c in columns if c not in DOWNLOAD_LIST_COLUMNS]
+    if "url" not in columns or unknown or len(set(columns)) != len(columns):
+        raise UrvcError(
+            f"{path} line {header_line} must be the header row {expected} (name may be "
+            f"left out), not {','.join(header)!r}."
+        )
+    downloads: list[VoiceDownload] = []
+    names: dict[str, int] = {}
+    for line, row in rows[1:]:
+        cells = dict(zip(columns, (cell.strip() for cell in row), strict=False))
+        url, name = cells.get("url", ""), cells.get("name") or None
+        problem: str | None = None
+        scheme = urllib.parse.urlsplit(url).scheme.lower()
+        if len(row) > len(columns) and any(cell.strip() for cell in row[len(columns) :]):
+            problem = f"has {len(row)} cells, but the header names {len(columns)} columns"
+        elif not url:
+            problem = "has no URL"
+        elif scheme not in ("http", "https"):
+            problem = f"has {url!r}, which is not an http:// or https:// URL"
+        elif name is not None:
+            try:
+                _check_name(name)
+            except UrvcError as exc:
+                problem = f"has a bad name: {str(exc).rstrip('.')}"
+            else:
+                first = names.setdefault(name.casefold(), line)
+                if first != line:
+                    problem = f"has the name '{name}', which line {first} gives too"
+        downloads.append(
+            VoiceDownload(
+                url,
+                name,
+                origin=f"{path} line {line}",
+                problem=f"{path} line {line} {problem}; fix the row or remove it."
+                if problem
+                else None,
+            )
+        )
+    if not downloads:
+        raise UrvcError(f"The download list {path} lists no voice models under its header row.")
+    return downloads
+
+
+def download_voices(
+    downloads: Sequence[str | VoiceDownload], *, overwrite: bool = False, progress: bool = True
+) -> list[VoiceImportResult]:
+    """Download and import several voice models, one after another.
+
+    Each is what :func:`download_voice_models` does for one URL (a progress bar; a cut
+    download resumes from its partial file on the next try), and one that fails doesn't
+    stop the rest. Returns one result per download, in order: the voice models it
+    brought into the library, or its one-line error (a list row's ``problem`` too).
+    """
+    items = [d if isinstance(d, VoiceDownload) else VoiceDownload(d) for d in downloads]
+    results: list[VoiceImportResult] = []
+    for number, item in enumerate(items, start=1):
+        if item.problem is not None:
+            results.append(VoiceImportResult(item.url, error=item.problem))
+            continue
+
+        def download_one(item: VoiceDownload = item, number: int = number) -> list[VoiceEntry]:
+            return _download(
+                item.url,
+                name=item.name,
+                overwrite=overwrite,
+                progress=progress,
+                single=False,
+                label=f"[{number}/{len(items)}]" if len(items) > 1 else None,
+            )
+
+        results.append(_attempt(item.url, download_one))
+    return results
+
+
 def _download(
-    url: str, *, name: str | None, overwrite: bool, progress: bool, single: bool
+    url: str,
+    *,
+    name: str | None,
+    overwrite: bool,
+    progress: bool,
+    single: bool,
+    label: str | None = None,
 ) -> list[VoiceEntry]:
     from urvc_core.catalogue import asset_store
 
@@ -739,7 +1031,10 @@ def _download(
     try:
         try:
             asset_store().download(
-                direct, destination, progress=progress, description=destination.name
+                direct,
+                destination,
+                progress=progress,
+                description=f"{label} {destination.name}" if label else destination.name,
             )
         except OfflineError as exc:
             # The store's advice, to save the file under the cache by hand, leads nowhere

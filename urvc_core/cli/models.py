@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from urvc_core.console import echo_json, echo_table, json_option
+
+if TYPE_CHECKING:
+    from urvc_core.voices import VoiceImportResult
 
 
 @click.group()
@@ -15,35 +20,85 @@ def models() -> None:
 
 
 @models.command(name="import")
-@click.argument("source", type=click.Path(path_type=Path))
-@click.option("--name", help="Name in the library (default: from the file name).")
-@click.option("--overwrite", is_flag=True, help="Replace a voice model of the same name.")
+@click.argument("sources", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--name", help="Name in the library (one voice only; default: from the file name).")
+@click.option("--overwrite", is_flag=True, help="Replace voice models of the same names.")
 @json_option
-def models_import(source: Path, name: str | None, overwrite: bool, as_json: bool) -> None:
-    """Import a .pth, a .pth with its .index (a folder), a .zip or a folder of models."""
-    from urvc_core.voices import import_voice_models
+def models_import(
+    sources: tuple[Path, ...], name: str | None, overwrite: bool, as_json: bool
+) -> None:
+    """Import voice models: .pth files, .index files, .zip files or folders.
 
-    entries = import_voice_models(source, name=name, overwrite=overwrite)
-    if as_json:
-        echo_json([entry.as_dict() for entry in entries])
-        return
-    for entry in entries:
-        index = f", index {entry.index_path.name}" if entry.index_path else ", no index"
-        click.echo(
-            f"Imported {entry.name} ({entry.info.version}, {entry.info.sample_rate} Hz{index})"
-        )
+    A .pth and its .index given together make one voice (`urvc models import
+    Singer.pth Singer.index`); several .pth files make one voice each, with the index
+    found beside each. One that fails doesn't stop the others: a summary lists each,
+    and the exit code is 1 if any failed.
+    """
+    from urvc_core.voices import import_voice_files
+
+    _report(import_voice_files(sources, name=name, overwrite=overwrite), "imports", as_json)
 
 
 @models.command(name="download")
-@click.argument("url")
-@click.option("--name", help="Name in the library (default: from the file name).")
-@click.option("--overwrite", is_flag=True, help="Replace a voice model of the same name.")
-def models_download(url: str, name: str | None, overwrite: bool) -> None:
-    """Download a voice model (.pth or .zip link) into the library."""
-    from urvc_core.voices import download_voice_model
+@click.argument("urls", nargs=-1)
+@click.option(
+    "--from-file",
+    "list_file",
+    type=click.Path(path_type=Path),
+    help="A CSV file of models to download: a header row url,name, then one model a row.",
+)
+@click.option("--name", help="Name in the library (one URL only; default: from the file name).")
+@click.option("--overwrite", is_flag=True, help="Replace voice models of the same names.")
+@json_option
+def models_download(
+    urls: tuple[str, ...], list_file: Path | None, name: str | None, overwrite: bool, as_json: bool
+) -> None:
+    """Download voice models (.pth or .zip links) into the library.
 
-    entry = download_voice_model(url, name=name, overwrite=overwrite)
-    click.echo(f"Imported {entry.name} into {entry.folder}")
+    Each download shows a progress bar; one that is cut off resumes where it stopped
+    when you run the command again. One that fails doesn't stop the others: a summary
+    lists each URL with its voice model or its error, and the exit code is 1 if any
+    failed.
+    """
+    from urvc_core.voices import VoiceDownload, download_voices, read_download_list
+
+    if not urls and list_file is None:
+        raise click.UsageError("Give the URL of a voice model, or --from-file LIST.csv.")
+    if name is not None and (len(urls) != 1 or list_file is not None):
+        raise click.UsageError("--name is for a single URL; a list file has a name column.")
+    downloads = [VoiceDownload(url, name) for url in urls]
+    if list_file is not None:
+        downloads += read_download_list(list_file)
+    _report(download_voices(downloads, overwrite=overwrite), "downloads", as_json)
+
+
+def _report(results: Sequence[VoiceImportResult], what: str, as_json: bool) -> None:
+    """Print each item's voice models or error; exit 1 (a UrvcError) if any failed."""
+    from urvc_core.errors import UrvcError
+
+    failed = [result for result in results if not result.ok]
+    if len(results) == 1 and failed and not as_json:
+        raise UrvcError(str(failed[0].error))  # one item: its own error says it all
+    if as_json:
+        echo_json([result.as_dict() for result in results])
+    else:
+        for result in results:
+            if result.error is not None:
+                # A row of a list file without a URL: its error says which line it is.
+                source = f"{result.source}: " if result.source else ""
+                click.echo(f"failed    {source}{result.error}")
+            for entry in result.entries:
+                index = f", index {entry.index_path.name}" if entry.index_path else ", no index"
+                click.echo(
+                    f"imported  {result.source} -> {entry.name} ({entry.info.version}, "
+                    f"{entry.info.sample_rate} Hz{index})"
+                )
+    if failed:
+        done = "" if len(failed) == len(results) else "; the others are in the library"
+        raise UrvcError(
+            f"{len(failed)} of {len(results)} {what} failed (listed above){done}. Fix what "
+            f"each error says and run the command again for those."
+        )
 
 
 @models.command(name="list")
