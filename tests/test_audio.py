@@ -19,6 +19,7 @@ import os
 import shutil
 import stat
 import subprocess
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -31,13 +32,15 @@ from urvc_core.audio import (
     WRITE_FORMATS,
     AudioInfo,
     audio_info,
+    check_output_is_not_an_input,
+    convert_audio_file,
     convert_channels,
     load_audio,
     resample,
     save_audio,
 )
 from urvc_core.backends import Audio
-from urvc_core.errors import AudioFileError, UrvcError
+from urvc_core.errors import AudioFileError, UrvcError, UrvcWarning
 
 SPEECH = Path(urvc_core.audio.__file__).parent / "testing" / "data" / "arctic_a0007.wav"
 SPEECH_RATE = 16000
@@ -686,7 +689,210 @@ def test_stereo_to_mono_averages_the_channels() -> None:
 def test_channel_conversions_that_need_a_speaker_layout_are_refused() -> None:
     surround = Audio(np.zeros((6, 100)), 48000)
 
-    with pytest.raises(UrvcError, match="1 channel"):
-        convert_channels(surround, 2)
+    with pytest.raises(UrvcError, match="stereo or mono only; ask for 1 or 2 channels"):
+        convert_channels(surround, 4)
     with pytest.raises(UrvcError, match="1 or more"):
         convert_channels(surround, 0)
+
+
+def test_5_1_is_mixed_down_to_stereo_by_bs775_with_the_lfe_left_out() -> None:
+    # One distinct level per speaker (L, R, C, LFE, Ls, Rs), so every coefficient shows.
+    surround = Audio(np.array([[1.0], [2.0], [3.0], [100.0], [5.0], [6.0]]), 48000)
+
+    stereo = convert_channels(surround, 2)
+    mono = convert_channels(surround, 1)
+
+    np.testing.assert_allclose(
+        stereo.samples[:, 0], [1 + 0.7071 * 3 + 0.7071 * 5, 2 + 0.7071 * 3 + 0.7071 * 6], rtol=1e-6
+    )
+    np.testing.assert_allclose(mono.samples[:, 0], [stereo.samples[:, 0].mean()], rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("channels", "left", "right"),
+    [
+        # 3.0: L R C
+        (3, 1 + 0.7071 * 3, 2 + 0.7071 * 3),
+        # quad: L R Ls Rs
+        (4, 1 + 0.7071 * 3, 2 + 0.7071 * 4),
+        # 5.0: L R C Ls Rs
+        (5, 1 + 0.7071 * (3 + 4), 2 + 0.7071 * (3 + 5)),
+        # 6.1: L R C LFE Cs Ls Rs
+        (7, 1 + 0.7071 * (3 + 5 + 6), 2 + 0.7071 * (3 + 5 + 7)),
+        # 7.1: L R C LFE Ls Rs Lss Rss
+        (8, 1 + 0.7071 * (3 + 5 + 7), 2 + 0.7071 * (3 + 6 + 8)),
+        # beyond 7.1: L R C LFE, then left/right pairs, the odd last one to both sides
+        (9, 1 + 0.7071 * (3 + 5 + 7 + 9), 2 + 0.7071 * (3 + 6 + 8 + 9)),
+    ],
+)
+def test_every_channel_count_has_a_downmix(channels: int, left: float, right: float) -> None:
+    levels = np.arange(1.0, channels + 1.0)[:, np.newaxis]
+
+    stereo = convert_channels(Audio(levels, 48000), 2)
+
+    np.testing.assert_allclose(stereo.samples[:, 0], [left, right], rtol=1e-6)
+
+
+def six_channel_speech(path: Path) -> tuple[Path, np.ndarray]:
+    """The test speech as a 5.1 file: the voice in the centre, quieter copies in the
+    fronts and surrounds, and a loud 40 Hz hum alone in the LFE. Returns the file and
+    the stereo BS.775 gives."""
+    voice = speech().samples[0]
+    hum = tone(40.0, SPEECH_RATE, seconds=4.0).samples[0]
+    layout = np.stack([0.2 * voice, 0.1 * voice, 0.5 * voice, hum, 0.1 * voice, 0.05 * voice])
+    soundfile.write(path, layout.T, SPEECH_RATE, subtype="FLOAT")
+    expected = np.stack(
+        [(0.2 + 0.7071 * (0.5 + 0.1)) * voice, (0.1 + 0.7071 * (0.5 + 0.05)) * voice]
+    )
+    return path, expected
+
+
+def test_a_six_channel_file_is_loaded_as_stereo_and_says_so(tmp_path: Path) -> None:
+    path, expected = six_channel_speech(tmp_path / "surround.wav")
+
+    with pytest.warns(UrvcWarning) as warned:
+        stereo = load_audio(path)
+    with pytest.warns(UrvcWarning, match=r"6 channels \(5\.1\); mixed down to stereo, then mono"):
+        mono = load_audio(path, channels=1)
+
+    assert [str(w.message) for w in warned] == [
+        f"{path} has 6 channels (5.1); mixed down to stereo by ITU-R BS.775 "
+        f"(centre and surrounds at -3 dB, LFE left out)."
+    ]
+    assert stereo.samples.shape == (2, SPEECH_SAMPLES)
+    assert snr_db(expected, stereo.samples) > 100  # float file: only rounding differs
+    assert snr_db(expected.mean(axis=0), mono.samples[0]) > 100
+    assert abs(correlation(stereo.samples[0], tone(40.0, SPEECH_RATE, 4.0).samples[0])) < 0.01
+    assert load_audio(path, channels=6).channels == 6  # asked for: left as it is
+
+
+# --- what a file holds ---------------------------------------------------------------------
+
+
+def test_a_wav_cut_short_is_read_as_far_as_it_goes_with_a_warning(tmp_path: Path) -> None:
+    cut = tmp_path / "cut.wav"
+    cut.write_bytes(SPEECH.read_bytes()[:1000])  # a 44-byte header and 478 of 64000 frames
+
+    with pytest.warns(UrvcWarning) as warned:
+        audio = load_audio(cut)
+    info = audio_info(cut)
+
+    assert audio.num_samples == 478
+    np.testing.assert_array_equal(audio.samples, speech().samples[:, :478])
+    assert [str(w.message) for w in warned] == [
+        f"{cut} is cut short: it holds 0.030 s of the 4.000 s its header gives. Using the "
+        f"0.030 s that could be read; download or export it again for a whole copy."
+    ]
+    assert (info.frames, info.header_frames) == (478, 64000)
+    assert audio_info(SPEECH).header_frames is None
+
+
+def test_a_wav_whose_header_leaves_the_length_open_loads_without_a_warning(
+    tmp_path: Path,
+) -> None:
+    # What ffmpeg or sox write into a pipe: 0xFFFFFFFF where the data size goes.
+    streamed = bytearray(SPEECH.read_bytes())
+    data_size_at = streamed.index(b"data") + 4
+    streamed[data_size_at : data_size_at + 4] = b"\xff\xff\xff\xff"
+    path = tmp_path / "streamed.wav"
+    path.write_bytes(bytes(streamed))
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UrvcWarning)
+        audio = load_audio(path)
+
+    assert audio.num_samples == SPEECH_SAMPLES
+    assert audio_info(path).header_frames is None
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_nan_or_infinite_samples_are_refused_at_load_naming_the_first(
+    tmp_path: Path, bad: float
+) -> None:
+    samples = np.tile(speech().samples, (2, 1))
+    samples[1, 24000] = bad  # 1.500 s into the right channel
+    samples[0, 40000:40010] = bad
+    path = tmp_path / "damaged.wav"
+    soundfile.write(path, samples.T, SPEECH_RATE, subtype="FLOAT")
+
+    with pytest.raises(AudioFileError) as error:
+        load_audio(path)
+    info = audio_info(path)
+
+    assert str(error.value) == (
+        f"{path} holds 11 NaN or infinite sample(s), the first at 1.500 s; the file is "
+        f"damaged: export it again from the program that made it."
+    )
+    assert (info.nonfinite_samples, info.first_nonfinite_seconds) == (11, 1.5)
+    assert audio_info(SPEECH).nonfinite_samples == 0
+
+
+def damaged_mp3(folder: Path) -> Path:
+    """The test speech as an mp3, then every 97th byte after its first 2 kB overwritten:
+    frames the decoder must skip or resync past."""
+    path = save_audio(speech(), folder / "damaged.mp3")
+    data = bytearray(path.read_bytes())
+    noise = np.random.default_rng(0).integers(0, 256, len(data), dtype=np.uint8)
+    for index in range(2000, len(data) - 2000, 97):
+        data[index] = noise[index]
+    path.write_bytes(bytes(data))
+    return path
+
+
+def test_a_damaged_mp3_is_one_warning_and_no_decoder_messages(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    path = damaged_mp3(tmp_path)
+
+    with pytest.warns(UrvcWarning) as warned:
+        audio = load_audio(path)
+
+    assert capfd.readouterr().err == ""  # libmpg123 prints dozens of lines on its own
+    (message,) = [str(w.message) for w in warned]
+    assert message.startswith(f"{path} is damaged: it holds {audio.duration:.3f} s of the 4.000 s")
+    assert "the decoder reported" in message and "\n" not in message
+    assert 0.5 < audio.duration < 3.9
+
+
+def test_an_mp3_with_no_frame_left_is_one_error(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "noise.mp3"
+    path.write_bytes(np.random.default_rng(3).bytes(5000))
+
+    with pytest.raises(AudioFileError) as error:
+        load_audio(path)
+
+    assert capfd.readouterr().err == ""
+    assert str(path) in str(error.value) and "\n" not in str(error.value)
+    assert "does not exist" not in str(error.value)  # what libsndfile would say
+
+
+def test_an_output_that_is_an_input_is_refused_however_spelled(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    song = tmp_path / "song.wav"
+    shutil.copy(SPEECH, song)
+    (tmp_path / "link.wav").symlink_to(song)
+    os.link(song, tmp_path / "hard.wav")
+    monkeypatch.chdir(tmp_path)
+
+    for output in ("song.wav", "./song.wav", tmp_path / "link.wav", tmp_path / "hard.wav"):
+        with pytest.raises(AudioFileError) as error:
+            check_output_is_not_an_input(output, [song])
+        assert str(error.value) == (
+            f"Can't write {output}: it is the input file {song}, which would be lost; "
+            f"choose another output name."
+        )
+    check_output_is_not_an_input(tmp_path / "new.wav", [song])  # doesn't exist yet
+    check_output_is_not_an_input(SPEECH, [song, None, "https://example.com/song.wav"])
+
+
+def test_converting_a_file_onto_itself_is_refused_and_keeps_it(tmp_path: Path) -> None:
+    song = tmp_path / "song.wav"
+    shutil.copy(SPEECH, song)
+
+    with pytest.raises(AudioFileError, match="it is the input file"):
+        convert_audio_file(song, tmp_path / "." / "song.wav", sample_rate=8000)
+
+    assert song.read_bytes() == SPEECH.read_bytes()

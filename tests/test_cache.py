@@ -168,10 +168,97 @@ def test_a_killed_process_leaves_no_entry_and_the_next_run_cleans_up(tmp_path: P
     cache = StepCache(root)
     assert cache.lookup("4" * 64) is None and cache.entries() == []
     assert len(list((root / ".staging").iterdir())) == 1  # the dead run's, ignored
+    assert len(list((root / ".locks").iterdir())) == 1
     _, hit = _store(cache, "4" * 64, _compute(_tone()))
     assert not hit
     assert list((root / ".staging").iterdir()) == []
+    assert list((root / ".locks").iterdir()) == []  # removed with the lock let go
     assert cache.lookup("4" * 64) is not None
+
+
+# Holds one key's lock, as a run computing that step does, until it is killed.
+_HOLDER = textwrap.dedent(
+    """
+    import sys, time
+    from pathlib import Path
+    from urvc_core.cache import StepCache
+
+    with StepCache(Path(sys.argv[1])).lock(sys.argv[2]):
+        Path(sys.argv[3]).write_text("holding")
+        time.sleep(120)
+    """
+)
+
+
+def test_the_next_run_removes_dead_runs_leftovers_and_keeps_a_live_run_s(
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "cache"
+    dead, live, young = "d" * 64, "e" * 64, "f" * 64
+    (root / ".locks").mkdir(parents=True)
+    dead_staging = root / ".staging" / f"{dead}.0badc0de"
+    dead_staging.mkdir(parents=True)
+    (dead_staging / "vocals.wav").write_bytes(b"RIFF" + b"0" * 1000)
+    dead_lock = root / ".locks" / f"{dead}.lock"
+    dead_lock.touch()
+    live_staging = root / ".staging" / f"{live}.1234abcd"
+    live_staging.mkdir()
+    young_staging = root / ".staging" / f"{young}.5678abcd"  # a minute old: left alone
+    young_staging.mkdir()
+    two_hours_ago = time.time() - 2 * 3600
+    for path in (dead_staging, dead_lock, live_staging):
+        os.utime(path, (two_hours_ago, two_hours_ago))
+    holding = tmp_path / "holding"
+    holder = subprocess.Popen([sys.executable, "-c", _HOLDER, str(root), live, str(holding)])
+    try:
+        deadline = time.monotonic() + 60
+        while not holding.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert holding.exists(), "the holder never took the lock"
+
+        _store(StepCache(root), "4" * 64, _compute(_tone()))
+
+        assert sorted(p.name for p in (root / ".staging").iterdir()) == [
+            live_staging.name,
+            young_staging.name,
+        ]
+        assert [p.name for p in (root / ".locks").iterdir()] == [f"{live}.lock"]
+    finally:
+        holder.kill()
+        holder.wait(timeout=30)
+
+
+# Takes one key's lock again and again; inside, a file only one process may create.
+_CONTENDER = textwrap.dedent(
+    """
+    import os, sys
+    from pathlib import Path
+    from urvc_core.cache import StepCache
+
+    cache, inside = StepCache(Path(sys.argv[1])), Path(sys.argv[2])
+    for _ in range(150):
+        with cache.lock("c" * 64):
+            os.close(os.open(inside, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+            os.unlink(inside)
+    """
+)
+
+
+def test_lock_files_removed_on_release_never_let_two_processes_in(tmp_path: Path) -> None:
+    # Each holder removes the lock file before letting go; a waiter that opened the old
+    # file must notice and lock the new one, or two processes would be inside at once.
+    root = tmp_path / "cache"
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", _CONTENDER, str(root), str(tmp_path / "inside")],
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    errors = [process.communicate(timeout=120)[1] for process in processes]
+    assert [process.returncode for process in processes] == [0, 0, 0, 0], errors
+    assert list((root / ".locks").iterdir()) == []
 
 
 def test_a_damaged_entry_is_a_miss_and_is_replaced(tmp_path: Path) -> None:

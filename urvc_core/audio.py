@@ -7,22 +7,39 @@ for the formats it handles on its own, WAV, FLAC, Ogg and MP3 among them, and th
 is installed. Every failure a user can fix is an :class:`~urvc_core.errors.AudioFileError`
 whose one-line message names the file and says what to do.
 
+What a file holds is checked as it is read:
+
+* samples that are NaN or infinite (a damaged float file) are refused, naming the time
+  of the first, before any work is done with them;
+* a file that holds less than its header says (a download or copy cut short) is read
+  as far as it goes, with a :class:`~urvc_core.errors.UrvcWarning` that gives both
+  lengths; so is one the decoder had to repair (a damaged mp3), whose decoder messages
+  never reach the terminal;
+* more than two channels are mixed down to stereo by ITU-R BS.775 (see
+  :func:`convert_channels`), with a warning that says so: everything urvc does works in
+  mono or stereo, so the rule is the same for every command.
+
 soundfile and soxr are imported inside the functions that use them, so that importing
 this module (which the CLI does to answer ``--help``) costs no more than numpy.
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import inspect
 import json
 import os
 import re
 import shutil
 import stat
+import struct
 import subprocess
+import sys
 import tempfile
-from collections.abc import Callable
-from dataclasses import dataclass
+import threading
+import warnings
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,14 +47,16 @@ import numpy as np
 
 from urvc_core.atomic_files import atomic_destination
 from urvc_core.backends import Audio
-from urvc_core.errors import AudioFileError, UrvcError
+from urvc_core.errors import AudioFileError, UrvcError, UrvcWarning
 
 __all__ = [
+    "DOWNMIX_LAYOUTS",
     "READ_FORMATS",
     "RESAMPLE_QUALITIES",
     "WRITE_FORMATS",
     "AudioInfo",
     "audio_info",
+    "check_output_is_not_an_input",
     "convert_channels",
     "load_audio",
     "resample",
@@ -87,15 +106,42 @@ _INTEGER_FORMATS = frozenset({"wav", "flac"})
 # MPEG audio exists at these rates only; libsndfile refuses any other.
 _MP3_SAMPLE_RATES: tuple[int, ...] = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)
 
+# The speakers of a multichannel file, by channel count: the default order of WAVE
+# (WAVEFORMATEXTENSIBLE), FLAC and Vorbis for that count, which libsndfile and ffmpeg
+# write. Named as in ITU-R BS.775: L/R front, C centre, LFE low-frequency effects, Ls/Rs
+# a left or right surround (side or back), Cs back centre.
+DOWNMIX_LAYOUTS: dict[int, tuple[str, tuple[str, ...]]] = {
+    3: ("3.0", ("L", "R", "C")),
+    4: ("quad", ("L", "R", "Ls", "Rs")),
+    5: ("5.0", ("L", "R", "C", "Ls", "Rs")),
+    6: ("5.1", ("L", "R", "C", "LFE", "Ls", "Rs")),
+    7: ("6.1", ("L", "R", "C", "LFE", "Cs", "Ls", "Rs")),
+    8: ("7.1", ("L", "R", "C", "LFE", "Ls", "Rs", "Ls", "Rs")),
+}
+
+# BS.775's stereo downmix: a front channel to its own side at full level, the centre and
+# the surrounds at -3 dB (0.7071), the LFE left out (BS.775 drops it: it carries only
+# what the main channels already hold below 120 Hz, and adding it makes the bass boom).
+_MINUS_3_DB = 0.7071
+_SPEAKER_GAINS: dict[str, tuple[float, float]] = {
+    "L": (1.0, 0.0),
+    "R": (0.0, 1.0),
+    "C": (_MINUS_3_DB, _MINUS_3_DB),
+    "LFE": (0.0, 0.0),
+    "Ls": (_MINUS_3_DB, 0.0),
+    "Rs": (0.0, _MINUS_3_DB),
+    "Cs": (_MINUS_3_DB, _MINUS_3_DB),
+}
+
 # LAME's own default (when no bitrate is set) is a low-quality VBR setting, around 40 kbps
 # for 44.1 kHz audio, which smears a singing voice. 192 kbps is transparent for most
 # listeners; it is capped at the highest bitrate the MPEG version allows for low rates.
 _DEFAULT_MP3_BITRATE_KBPS = 192
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class AudioInfo:
-    """What a file holds, read from its header without decoding the samples."""
+    """What a file holds, read from its header; float samples are also scanned for NaN."""
 
     sample_rate: int
     channels: int
@@ -104,6 +150,14 @@ class AudioInfo:
     duration: float
     #: Container format as a short lowercase name: "wav", "flac", "ogg", "mp3", "m4a"...
     format: str
+    #: Samples that are NaN or infinite (a damaged float file); always 0 for integer
+    #: and compressed formats, which can't hold them.
+    nonfinite_samples: int = 0
+    #: When the first of those comes, in seconds; None when there are none.
+    first_nonfinite_seconds: float | None = None
+    #: The frames the header promises, where it promises more than the file holds (a
+    #: WAV cut short); None otherwise. ``frames`` is what the file holds.
+    header_frames: int | None = None
 
 
 def load_audio(
@@ -114,15 +168,20 @@ def load_audio(
     Formats libsndfile knows (see :data:`READ_FORMATS`) are read directly; anything else,
     including the audio track of a video, is decoded by ``ffmpeg`` if it is on ``PATH``.
 
+    A file that holds less than its header promises, or that its decoder had to repair,
+    is read as far as it goes, with a :class:`~urvc_core.errors.UrvcWarning` naming it.
+
     Args:
         path: the file to read.
         sample_rate: resample to this rate (Hz); ``None`` keeps the file's rate.
-        channels: ``1`` averages the channels into one, ``2`` copies a mono file into
-            both; ``None`` keeps the file's channels.
+        channels: ``1`` mixes the channels into one, ``2`` copies a mono file into both;
+            ``None`` keeps mono and stereo as they are. More than two channels are mixed
+            down to stereo (or mono) by :func:`convert_channels`' rule, with a
+            :class:`~urvc_core.errors.UrvcWarning` that names the file.
 
     Raises:
-        AudioFileError: the file is missing, empty, corrupt, holds no samples, or needs
-            ffmpeg and ffmpeg is not installed.
+        AudioFileError: the file is missing, empty, corrupt, holds no samples or NaN or
+            infinite samples, or needs ffmpeg and ffmpeg is not installed.
     """
     path = Path(path)
     _check_arguments(path, sample_rate=sample_rate, channels=channels)
@@ -130,9 +189,14 @@ def load_audio(
     audio = _decode(path)
     if audio.num_samples == 0:
         raise _no_samples_error(path)
-    if channels is not None:
+    _check_finite(path, audio)
+    wanted = channels
+    if audio.channels > 2 and (channels is None or channels <= 2):
+        wanted = channels or 2
+        warnings.warn(_downmix_note(path, audio.channels, wanted), UrvcWarning, stacklevel=2)
+    if wanted is not None:
         try:
-            audio = convert_channels(audio, channels)
+            audio = convert_channels(audio, wanted)
         except UrvcError as exc:
             raise AudioFileError(f"{path}: {exc}") from exc
     if sample_rate is not None:
@@ -244,23 +308,84 @@ def resample(audio: Audio, sample_rate: int, *, quality: str = "VHQ") -> Audio:
 
 
 def convert_channels(audio: Audio, channels: int) -> Audio:
-    """``audio`` with ``channels`` channels: averaged into mono, or mono copied into each.
+    """``audio`` with ``channels`` channels: mono copied into each, or mixed down.
 
-    Mixing more than two channels down to two needs a speaker layout this module does not
-    know, so it is refused; ask for ``channels=1`` instead.
+    Stereo becomes mono as the average of its two channels. More than two channels are
+    first mixed down to stereo by ITU-R BS.775, in the speaker order WAVE, FLAC and
+    Vorbis files use for their count (:data:`DOWNMIX_LAYOUTS`: 3.0, quad, 5.0, 5.1,
+    6.1, 7.1): ``L' = L + 0.7071 C + 0.7071 Ls``, ``R' = R + 0.7071 C + 0.7071 Rs``,
+    a back centre to both sides at 0.7071, the LFE left out. A count with no standard
+    layout (9 or more) is read as 7.1 extended: L, R, C, LFE, then further channels
+    taken in left/right pairs at 0.7071 (a last odd one to both sides at 0.7071).
+    Other changes between counts above two need a layout urvc does not guess at, and
+    are refused.
     """
     if not _is_whole_number(channels, minimum=1):
         raise UrvcError(f"Channel count must be a whole number, 1 or more; got {channels!r}.")
     channels = int(channels)
     if channels == audio.channels:
         return audio
-    if channels == 1:
-        return audio.to_mono()
     if audio.channels == 1:
         return Audio(np.repeat(audio.samples, channels, axis=0), audio.sample_rate)
-    raise UrvcError(
-        f"Can't turn {audio.channels} channels into {channels}; convert to 1 channel instead."
+    if channels > 2:
+        raise UrvcError(
+            f"Can't turn {audio.channels} channels into {channels}: urvc mixes down to "
+            f"stereo or mono only; ask for 1 or 2 channels."
+        )
+    if audio.channels > 2:
+        audio = _downmix_to_stereo(audio)
+    return audio if channels == 2 else audio.to_mono()
+
+
+def _downmix_layout(channels: int) -> tuple[str, tuple[str, ...]]:
+    """The layout name and speakers :func:`convert_channels` reads ``channels`` as."""
+    if channels in DOWNMIX_LAYOUTS:
+        return DOWNMIX_LAYOUTS[channels]
+    extra = channels - 4
+    speakers = ["L", "R", "C", "LFE"] + ["Ls", "Rs"] * (extra // 2) + ["Cs"] * (extra % 2)
+    return f"{channels}-channel", tuple(speakers)
+
+
+def _downmix_to_stereo(audio: Audio) -> Audio:
+    _, speakers = _downmix_layout(audio.channels)
+    matrix = np.array([_SPEAKER_GAINS[speaker] for speaker in speakers], dtype=np.float32).T
+    return Audio(matrix @ audio.samples, audio.sample_rate)
+
+
+def _downmix_note(path: Path, channels: int, target: int) -> str:
+    layout, speakers = _downmix_layout(channels)
+    dropped = ", LFE left out" if "LFE" in speakers else ""
+    result = "stereo" if target == 2 else "stereo, then mono"
+    return (
+        f"{path} has {channels} channels ({layout}); mixed down to {result} by ITU-R BS.775 "
+        f"(centre and surrounds at -3 dB{dropped})."
     )
+
+
+def check_output_is_not_an_input(output: str | Path, inputs: Iterable[str | Path | None]) -> None:
+    """Refuse to write ``output`` over one of ``inputs``: an input is never lost.
+
+    Commands that read files and write a result call it before any work. The same file
+    is recognised however it is spelled (relative, through a symlink or a hard link, in
+    another case on a case-insensitive file system); inputs that are not files (URLs)
+    are passed over.
+
+    Raises:
+        AudioFileError: ``output`` is one of ``inputs``.
+    """
+    destination = Path(output).expanduser()
+    if not destination.is_file():
+        return  # a file that doesn't exist yet can't be an input
+    for given in inputs:
+        if given is None:
+            continue
+        source = Path(given).expanduser()
+        with contextlib.suppress(OSError):
+            if source.is_file() and os.path.samefile(source, destination):
+                raise AudioFileError(
+                    f"Can't write {output}: it is the input file {given}, which would be "
+                    f"lost; choose another output name."
+                )
 
 
 def convert_audio_file(
@@ -273,8 +398,11 @@ def convert_audio_file(
 ) -> Path:
     """Read ``source`` and write it to ``destination`` in the format its suffix names.
 
-    The destination appears only when it is complete (see :func:`save_audio`).
+    The destination appears only when it is complete (see :func:`save_audio`); it may
+    not be ``source`` itself.
     """
+    write_format_for(destination)
+    check_output_is_not_an_input(destination, [source])
     audio = load_audio(source, sample_rate=sample_rate, channels=channels)
     return save_audio(audio, destination, bitrate_kbps=bitrate_kbps)
 
@@ -285,8 +413,12 @@ def audio_info(path: str | Path) -> AudioInfo:
     Formats ffmpeg handles are probed with ``ffprobe``; only when ffprobe is missing but
     ffmpeg is present is the file decoded in full to measure it.
 
+    Samples are decoded only where they could be NaN or infinite (float formats), to
+    count those; ``header_frames`` tells a WAV cut short.
+
     Raises:
-        AudioFileError: as :func:`load_audio`.
+        AudioFileError: as :func:`load_audio` (except that NaN samples are counted, not
+            refused).
     """
     path = Path(path)
     _check_readable_file(path)
@@ -302,14 +434,23 @@ def audio_info(path: str | Path) -> AudioInfo:
     ffmpeg = _ffmpeg_for(path, soundfile_error)
     ffprobe = shutil.which("ffprobe")
     if ffprobe is not None:
-        return _ffprobe_info(path, ffprobe, soundfile_error)
+        probed, codec = _ffprobe_info(path, ffprobe, soundfile_error)
+        if not codec.startswith("pcm_f"):
+            return probed  # only float PCM can hold NaN or infinities
+    else:
+        probed = None
     audio = _decode_with_ffmpeg(path, ffmpeg, soundfile_error)
+    count, first = _nonfinite(audio.samples, audio.sample_rate)
+    if probed is not None:
+        return dataclasses.replace(probed, nonfinite_samples=count, first_nonfinite_seconds=first)
     return AudioInfo(
         sample_rate=audio.sample_rate,
         channels=audio.channels,
         frames=audio.num_samples,
         duration=audio.duration,
         format=_suffix(path) or "unknown",
+        nonfinite_samples=count,
+        first_nonfinite_seconds=first,
     )
 
 
@@ -367,37 +508,231 @@ def _check_readable_file(path: Path) -> None:
 def _decode(path: Path) -> Audio:
     """Read with soundfile, falling back to ffmpeg for what libsndfile doesn't know."""
     try:
-        return _read_with_soundfile(path)
+        return _read_with_soundfile(path, check_whole=True)
     except _SoundfileFailure as failure:
         soundfile_error = failure.cause
     ffmpeg = _ffmpeg_for(path, soundfile_error)
     return _decode_with_ffmpeg(path, ffmpeg, soundfile_error)
 
 
-def _read_with_soundfile(path: Path) -> Audio:
+# A file that holds less than its header promises is read as far as it goes, with a
+# warning, rather than refused. The samples that are there are good ones, and a header
+# that promises more than the file holds is not always damage: programs that write a
+# WAV as a stream (ffmpeg or sox into a pipe, a recorder that was killed) put a
+# placeholder length there. A refusal would leave the user no way through but another
+# tool; the warning gives both lengths, so a song cut short by a failed download is
+# noticed at once, and the result is still whatever that audio gives.
+# MPEG decoders may drop up to a frame (1152 samples) of the length a header gives
+# for the encoder's padding, so mp3 lengths compare with that slack.
+_MPEG_FRAME = 1152
+
+
+def _read_with_soundfile(path: Path, *, check_whole: bool = False) -> Audio:
+    """Decode ``path`` with libsndfile; with ``check_whole``, warn when the file holds
+    less than its header promises or the decoder had to repair it."""
     import soundfile
 
-    try:
-        frames, file_rate = soundfile.read(str(path), dtype="float32", always_2d=True)
-    except _SOUNDFILE_ERRORS as exc:
-        raise _SoundfileFailure(exc) from exc
-    return Audio(np.ascontiguousarray(frames.T), int(file_rate))
+    with _decoder_messages() as notes:
+        try:
+            with soundfile.SoundFile(str(path)) as opened:
+                header_frames = int(opened.frames)
+                compressed = str(opened.subtype).startswith("MPEG")
+                frames = opened.read(dtype="float32", always_2d=True)
+                file_rate = int(opened.samplerate)
+        except _SOUNDFILE_ERRORS as exc:
+            raise _SoundfileFailure(exc) from exc
+    audio = Audio(np.ascontiguousarray(frames.T), file_rate)
+    if check_whole:
+        promised = max(header_frames, _wav_header_frames(path) or 0)
+        slack = 2 * _MPEG_FRAME if compressed else 0
+        short = promised - audio.num_samples > slack
+        if short or notes:
+            warnings.warn(
+                _damage_note(path, file_rate, promised if short else None, audio, notes),
+                UrvcWarning,
+                stacklevel=4,
+            )
+    return audio
+
+
+def _damage_note(
+    path: Path, rate: int, promised: int | None, audio: Audio, notes: list[str]
+) -> str:
+    problems = []
+    if promised is not None:
+        problems.append(
+            f"it holds {audio.duration:.3f} s of the {promised / rate:.3f} s its header gives"
+        )
+    if notes:
+        problems.append(f"the decoder reported {len(notes)} problem(s), the first: {notes[0]}")
+    what = "is cut short" if promised is not None and not notes else "is damaged"
+    return (
+        f"{path} {what}: {'; '.join(problems)}. Using the {audio.duration:.3f} s that "
+        f"could be read; download or export it again for a whole copy."
+    )
 
 
 def _soundfile_info(path: Path) -> AudioInfo:
     import soundfile
 
-    try:
-        info = soundfile.info(str(path))
-    except _SOUNDFILE_ERRORS as exc:
-        raise _SoundfileFailure(exc) from exc
+    with _decoder_messages():
+        try:
+            info = soundfile.info(str(path))
+        except _SOUNDFILE_ERRORS as exc:
+            raise _SoundfileFailure(exc) from exc
+    rate, frames = int(info.samplerate), int(info.frames)
+    header_frames = _wav_header_frames(path)
+    count, first = 0, None
+    if info.subtype in ("FLOAT", "DOUBLE"):
+        count, first = _nonfinite_in_file(path, rate)
     return AudioInfo(
-        sample_rate=int(info.samplerate),
+        sample_rate=rate,
         channels=int(info.channels),
-        frames=int(info.frames),
-        duration=float(info.frames) / float(info.samplerate),
+        frames=frames,
+        duration=frames / rate,
         format=str(info.format).lower(),
+        nonfinite_samples=count,
+        first_nonfinite_seconds=first,
+        header_frames=header_frames if header_frames and header_frames > frames else None,
     )
+
+
+# --- what a file holds -------------------------------------------------------------------
+
+
+def _check_finite(path: Path, audio: Audio) -> None:
+    """Refuse NaN and infinite samples at once: every step after would spread them."""
+    count, first = _nonfinite(audio.samples, audio.sample_rate)
+    if count:
+        raise AudioFileError(
+            f"{path} holds {count} NaN or infinite sample(s), the first at {first:.3f} s; "
+            f"the file is damaged: export it again from the program that made it."
+        )
+
+
+def _nonfinite(samples: np.ndarray, rate: int, offset: int = 0) -> tuple[int, float | None]:
+    """How many samples are NaN or infinite, and when the first comes (seconds)."""
+    bad = ~np.isfinite(samples)
+    count = int(np.count_nonzero(bad))
+    if not count:
+        return 0, None
+    first_frame = int(np.argmax(bad.any(axis=0)))
+    return count, (offset + first_frame) / rate
+
+
+def _nonfinite_in_file(path: Path, rate: int) -> tuple[int, float | None]:
+    """:func:`_nonfinite` over a float file, a block at a time, so memory stays flat."""
+    import soundfile
+
+    count, first, offset = 0, None, 0
+    try:
+        for block in soundfile.blocks(
+            str(path), blocksize=1 << 16, dtype="float32", always_2d=True
+        ):
+            found, when = _nonfinite(block.T, rate, offset)
+            count += found
+            first = when if first is None else first
+            offset += block.shape[0]
+    except _SOUNDFILE_ERRORS as exc:
+        raise _unreadable_error(path, _soundfile_message(exc)) from exc
+    return count, first
+
+
+# WAVE format tags whose block align is the size of one frame (PCM, IEEE float, A-law,
+# mu-law, extensible); compressed tags (ADPCM, GSM) pack several frames in a block.
+_FRAME_ALIGNED_WAVE_FORMATS = frozenset({0x0001, 0x0003, 0x0006, 0x0007, 0xFFFE})
+# Data sizes a stream writer leaves when it can't go back to fill in the real one.
+_UNKNOWN_WAVE_SIZES = frozenset({0, 0x7FFFFFFF, 0xFFFFFFFF})
+
+
+def _wav_header_frames(path: Path) -> int | None:
+    """The frames a WAV (RIFF, RIFX, RF64) header says its data chunk holds.
+
+    libsndfile shortens the length it reports to what the file holds, so a file cut
+    short would go unnoticed; the header's own number is read here. None for anything
+    that is not a WAV, a compressed WAV, or a header that leaves the length open.
+    """
+    try:
+        with open(path, "rb") as file:
+            head = file.read(12)
+            if len(head) < 12 or head[8:12] != b"WAVE" or head[:4] not in _RIFF_ORDERS:
+                return None
+            order = _RIFF_ORDERS[head[:4]]
+            block_align, rf64_data_size = 0, None
+            for _ in range(64):  # a WAV has a handful of chunks before its data
+                chunk = file.read(8)
+                if len(chunk) < 8:
+                    return None
+                size = struct.unpack(f"{order}I", chunk[4:])[0]
+                body = file.read(min(size, 28)) if chunk[:4] in (b"fmt ", b"ds64") else b""
+                if chunk[:4] == b"fmt " and len(body) >= 14:
+                    tag, block_align = struct.unpack(f"{order}H", body[:2])[0], 0
+                    if tag in _FRAME_ALIGNED_WAVE_FORMATS:
+                        block_align = struct.unpack(f"{order}H", body[12:14])[0]
+                elif chunk[:4] == b"ds64" and len(body) >= 16:
+                    rf64_data_size = struct.unpack("<Q", body[8:16])[0]
+                elif chunk[:4] == b"data":
+                    if head[:4] == b"RF64" and size == 0xFFFFFFFF:
+                        size = rf64_data_size or 0
+                    if size in _UNKNOWN_WAVE_SIZES or not block_align:
+                        return None
+                    return int(size // block_align)
+                file.seek(size + (size & 1) - len(body), os.SEEK_CUR)
+    except (OSError, struct.error):
+        return None
+    return None
+
+
+_RIFF_ORDERS = {b"RIFF": "<", b"RIFX": ">", b"RF64": "<"}
+
+
+# libsndfile decodes mp3 with libmpg123, which prints its notes and errors straight to
+# the process's stderr ("[src/libmpg123/layer3.c:...] error: dequantization failed!",
+# "Note: Trying to resync..."), a screen of them for one damaged file. They are held
+# while libsndfile works and come back as one warning (or the error's one line).
+_DECODER_LINE = re.compile(r"^(\[[^\]]*libmpg123[^\]]*\]|Note:|Warning:|Error:)\s*", re.IGNORECASE)
+_DECODER_LEVEL = re.compile(r"^(error|warning|note):\s*", re.IGNORECASE)
+_STDERR_HELD = threading.Lock()
+
+
+@contextlib.contextmanager
+def _decoder_messages() -> Iterator[list[str]]:
+    """Hold what native code writes to file descriptor 2 during the block.
+
+    Yields a list that, after the block, holds the decoder's messages, one per line,
+    without their source tags. Anything else written meanwhile (another thread's
+    output) is passed on to stderr afterwards. Where descriptor 2 can't be redirected
+    (no console), messages are left alone.
+    """
+    notes: list[str] = []
+    with _STDERR_HELD, tempfile.TemporaryFile() as held:
+        with contextlib.suppress(AttributeError, OSError, ValueError):
+            sys.stderr.flush()
+        try:
+            saved = os.dup(2)
+        except OSError:
+            yield notes
+            return
+        os.dup2(held.fileno(), 2)
+        try:
+            yield notes
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            held.seek(0)
+            others = []
+            for line in held.read().decode("utf-8", "replace").splitlines():
+                if not line.strip():
+                    continue
+                tag = _DECODER_LINE.match(line)
+                if tag:
+                    said = _DECODER_LEVEL.sub("", line[tag.end() :]).strip().rstrip("!.")
+                    notes.append(said or line.strip())
+                else:
+                    others.append(line)
+            if others:
+                with contextlib.suppress(AttributeError, OSError, ValueError):
+                    sys.stderr.write("\n".join(others) + "\n")
 
 
 def _ffmpeg_for(path: Path, soundfile_error: Exception) -> str:
@@ -447,12 +782,24 @@ def _decode_with_ffmpeg(path: Path, ffmpeg: str, soundfile_error: Exception) -> 
         if result.returncode != 0 or not decoded.is_file():
             raise _unreadable_error(path, _decoding_detail(path, soundfile_error, result.stderr))
         try:
-            return _read_with_soundfile(decoded)
+            audio = _read_with_soundfile(decoded)
         except _SoundfileFailure as failure:
             raise _unreadable_error(path, _soundfile_message(failure.cause)) from failure.cause
+    if result.stderr.strip():
+        # At -loglevel error, ffmpeg says nothing about a whole file: what it said is
+        # damage it decoded around (a cut-short or corrupt stream).
+        warnings.warn(
+            f"{path} is damaged: ffmpeg reported {_ffmpeg_message(result.stderr, path)!r}. "
+            f"Using the {audio.duration:.3f} s it could decode; download or export it "
+            f"again for a whole copy.",
+            UrvcWarning,
+            stacklevel=4,
+        )
+    return audio
 
 
-def _ffprobe_info(path: Path, ffprobe: str, soundfile_error: Exception) -> AudioInfo:
+def _ffprobe_info(path: Path, ffprobe: str, soundfile_error: Exception) -> tuple[AudioInfo, str]:
+    """What ffprobe says of the first audio stream, and its codec's name."""
     command = [
         ffprobe,
         "-v",
@@ -460,7 +807,7 @@ def _ffprobe_info(path: Path, ffprobe: str, soundfile_error: Exception) -> Audio
         "-select_streams",
         "a:0",
         "-show_entries",
-        "stream=sample_rate,channels,duration:format=duration,format_name",
+        "stream=codec_name,sample_rate,channels,duration:format=duration,format_name",
         "-of",
         "json",
         f"file:{path.resolve()}",
@@ -486,13 +833,14 @@ def _ffprobe_info(path: Path, ffprobe: str, soundfile_error: Exception) -> Audio
         raise _no_samples_error(path)
     format_names = str(container.get("format_name", "")).split(",")
     suffix = _suffix(path)
-    return AudioInfo(
+    info = AudioInfo(
         sample_rate=sample_rate,
         channels=channels,
         frames=frames,
         duration=frames / sample_rate,
         format=suffix if suffix in format_names else (format_names[0] or suffix or "unknown"),
     )
+    return info, str(stream.get("codec_name") or "")
 
 
 def _run_tool(command: list[str], path: Path) -> subprocess.CompletedProcess[bytes]:
@@ -532,6 +880,10 @@ def _soundfile_message(error: Exception) -> str:
     # LibsndfileError carries libsndfile's own sentence without the "Error opening
     # '<path>':" prefix, which would repeat the path already in the message.
     message = str(getattr(error, "error_string", "") or error).strip().rstrip(".")
+    if message.startswith("File does not exist or is not a regular file"):
+        # What libsndfile says when its mp3 decoder finds no frame it can sync to; the
+        # file exists (that was checked first), so the words would mislead.
+        return "no audio frame in it could be decoded"
     return message or type(error).__name__
 
 

@@ -29,16 +29,25 @@ Safety:
 
 * A step is computed into a staging folder (``<cache>/steps/.staging/<key>.<random>``);
   only when every file and the record are written and flushed is the folder renamed
-  to its key, in one atomic ``rename``. A crash, a kill or Ctrl-C at any point leaves
-  either no entry or a staging folder, which no lookup ever reads (and the next run of
-  that step removes).
+  to its key, in one atomic ``rename``. An error or Ctrl-C (and SIGTERM, which the CLI
+  turns into one) removes the staging folder on the way out; a crash or SIGKILL leaves
+  either no entry or a staging folder, which no lookup ever reads, and which the next
+  run removes (see Leftovers).
 * One inter-process lock per key (``filelock``): a second run that needs the same step
-  waits for the first and then reads its result.
+  waits for the first and then reads its result. Its file, ``.locks/<key>.lock``, is
+  removed by the holder before it lets go; whoever was waiting on that file then finds
+  it gone and takes the lock again on the new one (see :meth:`StepCache.lock`).
 * An entry whose record or files are missing or damaged (a disk error, a hand edit) is
   a miss, and is replaced.
 
 A hit touches the entry's folder, so ``clear --older-than DAYS`` removes what has not
 been *used* for that long.
+
+Leftovers: the first step a :class:`StepCache` computes in a process first removes the
+staging folders and lock files that dead runs left, those older than
+:data:`LEFTOVER_SECONDS` whose key's lock is free. A free lock alone proves the run
+gone where locks work; the age also covers file systems where they may not (some
+network shares), where a live run on another machine must not lose its staging folder.
 """
 
 from __future__ import annotations
@@ -80,8 +89,10 @@ _LOCKS = ".locks"
 _TRASH = ".trash"
 _KEY = re.compile(r"^[0-9a-f]{64}$")
 _UNSAFE_FILE_CHARACTERS = re.compile(r"[^A-Za-z0-9._-]+")
-#: A staging folder this old belongs to a run that died; its key's lock is free.
-_STALE_STAGING_SECONDS = 24 * 3600
+#: How old a staging folder or lock file whose key's lock is free must be before the next
+#: run removes it. The free lock is the proof; the age only guards file systems where
+#: locks may not work, so it is generous.
+LEFTOVER_SECONDS = 3600
 
 
 def audio_digest(audio: Audio) -> str:
@@ -259,6 +270,7 @@ class StepCache:
 
             root = urvc_home().cache / "steps"
         self.root = Path(root)
+        self._leftovers_removed = False
 
     # -- reading ---------------------------------------------------------------------
 
@@ -336,12 +348,15 @@ class StepCache:
             found = self.lookup(key)
             if found is not None:
                 return found, True
+        if not self._leftovers_removed:
+            self._leftovers_removed = True
+            self.remove_leftovers()
         with self.lock(key):
             if not refresh:
                 found = self.lookup(key)  # another process may have made it meanwhile
                 if found is not None:
                     return found, True
-            self._remove_stale_staging(key)
+            self._remove_staging_of(key)
             staging = self._new_staging(key)
             try:
                 result = compute(staging)
@@ -376,10 +391,12 @@ class StepCache:
         return CacheEntry(key, folder, record, dict(result.audio)), False
 
     @contextlib.contextmanager
-    def lock(self, key: str) -> Iterator[None]:
-        """The inter-process lock of one key."""
-        from filelock import FileLock
+    def lock(self, key: str, *, wait: bool = True) -> Iterator[bool]:
+        """The inter-process lock of one key; yields True once held.
 
+        With ``wait=False`` it yields False at once when another process holds it. The
+        lock file is removed before the lock is let go, so none is left behind.
+        """
         locks = self.root / _LOCKS
         try:
             locks.mkdir(parents=True, exist_ok=True)
@@ -388,8 +405,8 @@ class StepCache:
                 f"Can't create the cache folder {locks}: {exc.strerror or exc}; check that "
                 f"the urvc home is writable (URVC_HOME moves it)."
             ) from exc
-        with FileLock(str(locks / f"{key}.lock")):
-            yield
+        with _file_lock(locks / f"{key}.lock", wait=wait) as held:
+            yield held
 
     def remove(self, key: str) -> bool:
         """Remove one entry (under its lock); returns whether there was one."""
@@ -415,27 +432,33 @@ class StepCache:
         if older_than_days is None:
             # Leftovers of killed runs and of removals, which no lookup reads anyway, and
             # the lock files no run holds.
-            for leftover in (self.root / _STAGING, self.root / _TRASH):
-                shutil.rmtree(leftover, ignore_errors=True)
-            self._remove_idle_locks()
+            shutil.rmtree(self.root / _TRASH, ignore_errors=True)
+            self.remove_leftovers(older_than_seconds=0)
         return ClearReport(removed, freed, kept)
 
-    def _remove_idle_locks(self) -> None:
-        from filelock import FileLock, Timeout
+    def remove_leftovers(self, *, older_than_seconds: float = LEFTOVER_SECONDS) -> int:
+        """Remove the staging folders and lock files of dead runs; returns how many.
 
-        folder = self.root / _LOCKS
-        if not folder.is_dir():
-            return
-        for path in folder.glob("*.lock"):
-            lock = FileLock(str(path))
+        A leftover goes when it is older than ``older_than_seconds`` and its key's lock
+        is free: a run that holds the lock is alive and may be using it.
+        """
+        cutoff = time.time() - older_than_seconds
+        removed = 0
+        for leftover in [*_children(self.root / _STAGING), *_children(self.root / _LOCKS)]:
+            key = leftover.name.split(".")[0]
             try:
-                lock.acquire(timeout=0)
-            except (Timeout, OSError):
-                continue  # a run holds it
-            try:
-                path.unlink(missing_ok=True)
-            finally:
-                lock.release()
+                if not _KEY.match(key) or leftover.stat().st_mtime > cutoff:
+                    continue
+            except OSError:
+                continue  # gone meanwhile
+            with self.lock(key, wait=False) as free:
+                if not free:
+                    continue
+                if leftover.suffix != ".lock":
+                    shutil.rmtree(leftover, ignore_errors=True)
+                # A lock file goes with the lock just held (see _file_lock).
+                removed += 1
+        return removed
 
     # -- internals -------------------------------------------------------------------
 
@@ -450,19 +473,13 @@ class StepCache:
             ) from exc
         return staging
 
-    def _remove_stale_staging(self, key: str) -> None:
+    def _remove_staging_of(self, key: str) -> None:
         """Staging folders of this key left by a killed run (we hold the key's lock)."""
         folder = self.root / _STAGING
         if not folder.is_dir():
             return
         for leftover in folder.glob(f"{key}.*"):
             shutil.rmtree(leftover, ignore_errors=True)
-        # Other keys' leftovers, once clearly abandoned.
-        cutoff = time.time() - _STALE_STAGING_SECONDS
-        for leftover in folder.iterdir():
-            with contextlib.suppress(OSError):
-                if leftover.stat().st_mtime < cutoff:
-                    shutil.rmtree(leftover, ignore_errors=True)
 
     def _discard(self, folder: Path) -> None:
         """Move a folder out of the way at once, then delete it."""
@@ -536,6 +553,56 @@ class StepCache:
         record_path.write_text(json.dumps(record, indent=2, allow_nan=True), encoding="utf-8")
         _fsync(record_path)
         return record
+
+
+@contextlib.contextmanager
+def _file_lock(path: Path, *, wait: bool) -> Iterator[bool]:
+    """Hold the filelock at ``path``; yields False if ``wait`` is off and it is taken.
+
+    The holder removes the file before letting go, so no lock file outlives its run.
+    That is safe because whoever takes a lock checks that the file it locked is still
+    the one at ``path``: a waiter that opened the file before the holder removed it
+    holds a lock on a file no one else can find, and tries again on the new one.
+    filelock 4 checks that itself; the 3.x versions urvc also accepts don't.
+    """
+    from filelock import FileLock, Timeout
+
+    while True:
+        lock = FileLock(str(path))
+        try:
+            lock.acquire(timeout=-1 if wait else 0)
+        except Timeout:
+            yield False
+            return
+        if _locked_file_is_at(lock, path):
+            break
+        lock.release()
+    try:
+        yield True
+    finally:
+        with contextlib.suppress(OSError):  # Windows removes it on release itself
+            path.unlink()
+        lock.release()
+
+
+def _locked_file_is_at(lock: Any, path: Path) -> bool:
+    """Whether the file ``lock`` holds is the one now at ``path``."""
+    # filelock keeps the descriptor there from 3.12 to 4.x; should that change, filelock
+    # 4's own check is what is left.
+    descriptor = getattr(getattr(lock, "_context", None), "lock_file_fd", None)
+    if descriptor is None:
+        return True
+    try:
+        return os.path.samestat(os.fstat(descriptor), os.stat(path))
+    except OSError:
+        return False
+
+
+def _children(folder: Path) -> list[Path]:
+    try:
+        return list(folder.iterdir())
+    except OSError:
+        return []
 
 
 def _read_entry(key: str, folder: Path) -> CacheEntry | None:

@@ -430,7 +430,12 @@ class _Pipeline:
 
     def _mix(self, runner: StepRunner, song: StemRef, tracks: Mapping[str, StemRef]) -> Any:
         from urvc_core.cache import StepResult
-        from urvc_core.mixing import DEFAULT_CEILING_DBTP, Track, mix_tracks
+        from urvc_core.mixing import (
+            DEFAULT_CEILING_DBTP,
+            DEFAULT_HIGHPASS_HZ,
+            Track,
+            mix_tracks,
+        )
         from urvc_core.version import __version__
 
         rate, fmt, options = self.sample_rate, self.output_format, self.options
@@ -450,6 +455,7 @@ class _Pipeline:
                 length=length,
                 match_loudness=original if options.match_loudness else None,
                 ceiling_dbtp=DEFAULT_CEILING_DBTP,
+                highpass_hz=DEFAULT_HIGHPASS_HZ,
                 output=staging / f"cover.{fmt}",
             )
             assert mixed.path is not None
@@ -459,6 +465,7 @@ class _Pipeline:
             "gains_db": {role: gains[role] for role in tracks},
             "match_loudness": options.match_loudness,
             "ceiling_dbtp": DEFAULT_CEILING_DBTP,
+            "highpass_hz": DEFAULT_HIGHPASS_HZ,
             "format": fmt,
             "sample_rate": rate,
         }
@@ -471,7 +478,7 @@ class _Pipeline:
     # -- one song ------------------------------------------------------------------------
 
     def cover(self, source: Any, source_report: StepReport) -> CoverResult:
-        from urvc_core.audio import load_audio
+        from urvc_core.audio import check_output_is_not_an_input, load_audio
         from urvc_core.separation import run_separation
 
         options = self.options
@@ -528,6 +535,7 @@ class _Pipeline:
         runner.progress.step("save")
         save_started = time.perf_counter()
         destination = self._destination(source.name, vocal_shift)
+        check_output_is_not_an_input(destination, [source.path])
         _copy_atomically(mixed.path("cover"), destination)
         runner.record(
             StepReport(
@@ -612,7 +620,14 @@ def make_covers(
     progress: StepProgress | None = None,
     **settings: Any,
 ) -> list[CoverResult]:
-    """Covers of several songs with one voice model, loaded once. See :func:`make_cover`."""
+    """Covers of several songs with one voice model, loaded once. See :func:`make_cover`.
+
+    A song that fails (damaged, or whose cover would replace an input) does not stop the
+    others: once all are done, :class:`~urvc_core.errors.BatchError` names each that
+    failed and carries the covers of the rest.
+    """
+    from urvc_core.audio import check_output_is_not_an_input
+    from urvc_core.errors import raise_batch_failures
     from urvc_core.sources import resolve_sources
 
     options = CoverOptions.from_settings(settings, options)
@@ -620,19 +635,30 @@ def make_covers(
     started = time.perf_counter()
     found = resolve_sources(list(sources), cookies=options.cookies, progress=progress is not None)
     source_seconds = (time.perf_counter() - started) / max(1, len(found))
-    _check_decodable(found)
+    # A damaged song is known before any work; the others go on without it.
+    songs, failures = _decodable(found)
+    if not songs:
+        raise_batch_failures([], failures)
     pipeline = _Pipeline(
         voice, options, cache=cache, progress=progress, single_song=len(found) == 1
     )
     if progress is not None:
-        progress.plan(len(found) * pipeline.planned_steps())
+        progress.plan(len(songs) * pipeline.planned_steps())
+    inputs = [source.path for source in found]
     results = []
-    for source in found:
+    for source in songs:
         backend = {"file": "file", "link": "asset-store", "page": "yt-dlp"}[source.kind]
         report = StepReport("source", backend, source_seconds, source.cached, source.cache_key)
         if progress is not None:
             progress.step(f"source {source.name}")
-        results.append(pipeline.cover(source, report))
+        try:
+            # The name as the requested pitch gives it; auto pitch is checked at saving.
+            planned = pipeline._destination(source.name, pipeline.request.settings.pitch)
+            check_output_is_not_an_input(planned, inputs)
+            results.append(pipeline.cover(source, report))
+        except UrvcError as exc:
+            failures.append((source.origin, exc))
+    raise_batch_failures(results, failures)
     return results
 
 
@@ -659,11 +685,20 @@ def make_cover(
     return make_covers([song], voice, options, cache=cache, progress=progress, **settings)[0]
 
 
-def _check_decodable(sources: Sequence[Any]) -> None:
-    """Read each song's header now: a damaged file fails before any work."""
+def _decodable(sources: Sequence[Any]) -> tuple[list[Any], list[tuple[str, UrvcError]]]:
+    """Read each song's header now, so a damaged file fails before any work: the songs
+    that can be read, and the error of each that can't."""
     from urvc_core.audio import audio_info
 
+    readable: list[Any] = []
+    failures: list[tuple[str, UrvcError]] = []
     for source in sources:
-        info = audio_info(source.path)
-        if info.frames == 0:
-            raise UrvcError(f"{source.path} holds no audio samples; choose a file with sound.")
+        try:
+            info = audio_info(source.path)
+            if info.frames == 0:
+                raise UrvcError(f"{source.path} holds no audio samples; choose a file with sound.")
+        except UrvcError as exc:
+            failures.append((source.origin, exc))
+        else:
+            readable.append(source)
+    return readable, failures

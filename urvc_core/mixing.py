@@ -369,7 +369,7 @@ def mix_files(
     ``gains_db`` gives one gain per input (or none: all 0 dB). The loudness is matched
     to the file ``match_loudness_of``, or brought to ``target_lufs``, or left alone.
     """
-    from urvc_core.audio import load_audio, write_format_for
+    from urvc_core.audio import check_output_is_not_an_input, load_audio, write_format_for
 
     if not inputs:
         raise UrvcError("Nothing to mix: give at least one audio file.")
@@ -384,6 +384,7 @@ def mix_files(
     if output_format is not None:
         destination = destination.with_suffix(f".{write_format_for(destination, output_format)}")
     write_format_for(destination)
+    check_output_is_not_an_input(destination, [*inputs, match_loudness_of])
     gains = list(gains_db) or [0.0] * len(inputs)
     tracks = [
         Track(load_audio(path), gain, Path(path).name)

@@ -432,6 +432,11 @@ STEM_TITLES: dict[str, str] = {
 }
 
 
+def _stem_file(folder: Path, song: str, role: str, fmt: str) -> Path:
+    """Where ``urvc separate`` writes a stem: ``<song> (<Stem>).<format>``."""
+    return folder / f"{song} ({STEM_TITLES.get(role, role)}).{fmt}"
+
+
 @dataclass
 class SeparatedSong:
     """What :func:`separate_files` wrote for one song."""
@@ -466,9 +471,18 @@ def separate_files(
     """Separate songs (files, folders, URLs) and write each stem as ``<song> (<Stem>).<ext>``.
 
     What ``urvc separate`` does; the steps are cached like a cover's, so a cover of the
-    same song afterwards starts from them (and the other way round).
+    same song afterwards starts from them (and the other way round). A song that fails
+    (damaged, or whose stems would replace an input) does not stop the others: once
+    all are done, :class:`~urvc_core.errors.BatchError` names each that failed and
+    carries the results of the rest.
     """
-    from urvc_core.audio import load_audio, save_audio, write_format_for
+    from urvc_core.audio import (
+        check_output_is_not_an_input,
+        load_audio,
+        save_audio,
+        write_format_for,
+    )
+    from urvc_core.errors import raise_batch_failures
     from urvc_core.home import urvc_home
     from urvc_core.sources import resolve_sources
 
@@ -478,17 +492,27 @@ def separate_files(
         raise UrvcError("Every separation step is skipped: there is nothing to do.")
     folder = Path(output_dir) if output_dir is not None else urvc_home().outputs
     found = resolve_sources(list(sources), cookies=cookies)
+    inputs = [source.path for source in found]
     results: list[SeparatedSong] = []
+    failures: list[tuple[str, UrvcError]] = []
     for source in found:
-        song = StemRef.of_file(
-            source.sha256, source.path, functools.partial(load_audio, source.path)
-        )
-        run = run_separation(song, plan, cache=cache, refresh=refresh)
-        produced = [role for report in run.steps for role in report.outputs]
-        files: dict[str, Path] = {}
-        for role in produced:
-            destination = folder / f"{source.name} ({STEM_TITLES.get(role, role)}).{fmt}"
-            files[role] = save_audio(run.stems[role].load(), destination)
-            run.stems[role].release()
+        try:
+            for role in STEM_TITLES:  # every stem a chain can produce, before any work
+                check_output_is_not_an_input(_stem_file(folder, source.name, role, fmt), inputs)
+            song = StemRef.of_file(
+                source.sha256, source.path, functools.partial(load_audio, source.path)
+            )
+            run = run_separation(song, plan, cache=cache, refresh=refresh)
+            produced = [role for report in run.steps for role in report.outputs]
+            files: dict[str, Path] = {}
+            for role in produced:
+                stem_file = _stem_file(folder, source.name, role, fmt)
+                check_output_is_not_an_input(stem_file, inputs)
+                files[role] = save_audio(run.stems[role].load(), stem_file)
+                run.stems[role].release()
+        except UrvcError as exc:
+            failures.append((source.origin, exc))
+            continue
         results.append(SeparatedSong(source, files, run.steps, list(notes)))
+    raise_batch_failures(results, failures)
     return results

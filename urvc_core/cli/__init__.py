@@ -20,13 +20,21 @@ with the helpers of :mod:`urvc_core.console`. One module per command group:
 The modules import the library inside their commands, so ``urvc --help`` stays quick.
 A :class:`~urvc_core.errors.UrvcError` becomes ``Error: <message>`` on stderr and exit
 code 1, without a traceback; ``URVC_RAISE_ERRORS=1`` lets it through for debugging.
+A :class:`~urvc_core.errors.UrvcWarning` becomes one ``Warning: <message>`` line.
+Ctrl-C prints ``Interrupted.`` and exits with 130, SIGTERM ``Terminated.`` and 143 (the
+shell's 128 + signal number); both unwind the running command first, so no staging
+folder, lock file or half-written output is left behind.
 Plugins add commands through the ``register_commands(cli)`` hook.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
-import sys
+import signal
+import warnings
+from collections.abc import Iterator
+from types import FrameType
 from typing import Any
 
 import click
@@ -45,14 +53,32 @@ from urvc_core.cli import (
     models,
     plugins,
 )
-from urvc_core.errors import UrvcError
+from urvc_core.errors import UrvcError, print_warnings_as_lines
 from urvc_core.version import __version__
 
-__all__ = ["UrvcGroup", "cli", "main"]
+__all__ = ["Terminated", "UrvcGroup", "cli", "main"]
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread as Ctrl-C is, so every ``finally`` and every
+    cleanup that handles Ctrl-C runs before the process ends."""
+
+
+#: Exit codes of a command stopped by a signal, as a shell reports them: 128 + signal.
+_INTERRUPTED_EXIT = 130
+_TERMINATED_EXIT = 143
 
 
 def _raise_errors() -> bool:
     return os.environ.get("URVC_RAISE_ERRORS") == "1"
+
+
+@contextlib.contextmanager
+def _warnings_as_lines() -> Iterator[None]:
+    """Each :class:`UrvcWarning` as one ``Warning:`` line while a command runs."""
+    with warnings.catch_warnings():
+        print_warnings_as_lines()
+        yield
 
 
 class UrvcGroup(click.Group):
@@ -90,11 +116,31 @@ class UrvcGroup(click.Group):
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
-            return super().invoke(ctx)
+            with _warnings_as_lines():
+                return super().invoke(ctx)
         except UrvcError as exc:
             if _raise_errors():
                 raise
             raise click.ClickException(str(exc)) from exc
+        except KeyboardInterrupt as exc:
+            raise _stopped(exc) from exc
+
+    def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
+        # Parsing runs plugin loading too (for --help): a Ctrl-C there is handled alike.
+        try:
+            return super().make_context(*args, **kwargs)
+        except KeyboardInterrupt as exc:
+            raise _stopped(exc) from exc
+
+
+def _stopped(interrupt: KeyboardInterrupt) -> click.exceptions.Exit:
+    """Say why the command stopped; the exit that click then makes.
+
+    Caught before click's own handler, which would print "Aborted!" and exit with 1.
+    """
+    terminated = isinstance(interrupt, Terminated)
+    click.echo("Terminated." if terminated else "Interrupted.", err=True)
+    return click.exceptions.Exit(_TERMINATED_EXIT if terminated else _INTERRUPTED_EXIT)
 
 
 @click.group(cls=UrvcGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -128,10 +174,13 @@ for _command in (
     cli.add_command(_command)
 
 
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    # A second SIGTERM while the first is unwinding ends the process at once.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    raise Terminated()
+
+
 def main() -> None:
     """Entry point of the ``urvc`` script."""
-    try:
-        cli(prog_name="urvc")
-    except KeyboardInterrupt:
-        click.echo("Interrupted.", err=True)
-        sys.exit(130)
+    signal.signal(signal.SIGTERM, _terminate)
+    cli(prog_name="urvc")

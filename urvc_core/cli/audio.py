@@ -19,17 +19,29 @@ def audio() -> None:
 @click.argument("path", type=click.Path(path_type=Path))
 @json_option
 def audio_info_command(path: Path, as_json: bool) -> None:
-    """Show an audio file's format, sample rate, channels and length."""
+    """Show an audio file's format, sample rate, channels and length.
+
+    Also says when the file holds less than its header promises (a WAV cut short) and
+    counts NaN or infinite samples (a damaged float file), which no command will use.
+    """
     from urvc_core.audio import audio_info
 
     info = audio_info(path)
     if as_json:
         echo_json({"path": str(path), **dataclasses.asdict(info)})
         return
-    click.echo(
+    line = (
         f"{path}: {info.format}, {info.sample_rate} Hz, {info.channels} channel(s), "
         f"{info.frames} frames, {info.duration:.3f} s"
     )
+    if info.header_frames is not None:
+        line += f" (cut short: its header gives {info.header_frames / info.sample_rate:.3f} s)"
+    if info.nonfinite_samples:
+        line += (
+            f"; {info.nonfinite_samples} NaN or infinite sample(s), the first at "
+            f"{info.first_nonfinite_seconds:.3f} s"
+        )
+    click.echo(line)
 
 
 @audio.command(name="convert")

@@ -46,8 +46,10 @@ def f0_extract(
     source: Path, methods: str, combine: str, f0_min: float, f0_max: float, output: Path
 ) -> None:
     """Write the pitch curve of SOURCE to a CSV file that `urvc convert --f0-file` reads."""
+    from urvc_core.audio import check_output_is_not_an_input
     from urvc_core.rvc.pitch import extract_f0_curve, write_f0_curve
 
+    check_output_is_not_an_input(output, [source])
     curve = extract_f0_curve(
         source,
         methods=[m.strip() for m in methods.split(",") if m.strip()],
@@ -85,8 +87,10 @@ def convert(
 ) -> None:
     """Convert recordings to the voice of an RVC model.
 
-    SOURCES are audio files or folders of them; the model is loaded once for all.
+    SOURCES are audio files or folders of them; the model is loaded once for all. A file
+    that fails doesn't stop the others: they are listed at the end (exit code 1).
     """
+    from urvc_core.errors import BatchError
     from urvc_core.home import urvc_home
     from urvc_core.rvc.conversion import convert_voice, convert_voices
 
@@ -106,15 +110,23 @@ def convert(
     else:
         folder = output or urvc_home().outputs
         format_name = output_format or "wav"
-        with progress_bar("converting") as update:
-            results = convert_voices(
-                list(sources),
-                model,
-                output_dir=folder,
-                output_format=format_name,
-                progress=lambda number, total, fraction: update((number + fraction) / total),
-                **given,
-            )
+        try:
+            with progress_bar("converting") as update:
+                results = convert_voices(
+                    list(sources),
+                    model,
+                    output_dir=folder,
+                    output_format=format_name,
+                    progress=lambda number, total, fraction: update((number + fraction) / total),
+                    **given,
+                )
+        except BatchError as failed:
+            _print_conversions(failed.results, as_json)
+            raise
+    _print_conversions(results, as_json)
+
+
+def _print_conversions(results: list[Any], as_json: bool) -> None:
     if as_json:
         echo_json([r.as_dict() for r in results])
         return

@@ -97,14 +97,24 @@ def cover(songs: tuple[str, ...], model: str, as_json: bool, **settings: Any) ->
     SONGS are audio files, folders of them, or URLs (direct links, or pages yt-dlp
     knows). Each is separated, its vocals converted, given effects, mixed again with
     the instrumental pitch-shifted to follow, at the original's loudness. Every step
-    is cached: a re-run with a changed mix redoes only the mix.
+    is cached: a re-run with a changed mix redoes only the mix. A song that fails
+    doesn't stop the others: they are listed at the end (exit code 1).
     """
     from urvc_core.cover import make_covers
     from urvc_core.cover_options import CoverOptions
+    from urvc_core.errors import BatchError
 
     options = CoverOptions.from_settings(settings)
-    with cover_bars() as bars:
-        results = make_covers(list(songs), model, options, progress=bars)
+    try:
+        with cover_bars() as bars:
+            results = make_covers(list(songs), model, options, progress=bars)
+    except BatchError as failed:
+        _print_covers(failed.results, as_json)
+        raise
+    _print_covers(results, as_json)
+
+
+def _print_covers(results: Sequence[Any], as_json: bool) -> None:
     if as_json:
         echo_json([result.as_dict() for result in results])
         return
@@ -174,8 +184,10 @@ def separate(
     """Separate SONGS into vocals, instrumental, main/backup vocals and reverb.
 
     Writes `<song> (<Stem>).<format>` for every stem the chain produces. The steps are
-    cached and shared with `urvc cover`.
+    cached and shared with `urvc cover`. A song that fails doesn't stop the others:
+    they are listed at the end (exit code 1).
     """
+    from urvc_core.errors import BatchError
     from urvc_core.separation import list_presets as separation_presets
     from urvc_core.separation import separate_files
 
@@ -194,17 +206,25 @@ def separate(
         return
     if not songs:
         raise click.UsageError("Name at least one song (a file, a folder or a URL).")
-    results = separate_files(
-        list(songs),
-        output_dir=output_dir,
-        preset=separation,
-        steps=separator_steps,
-        skip=skip_steps,
-        combine=ensemble,
-        output_format=output_format,
-        cookies=cookies,
-        refresh=refresh,
-    )
+    try:
+        results = separate_files(
+            list(songs),
+            output_dir=output_dir,
+            preset=separation,
+            steps=separator_steps,
+            skip=skip_steps,
+            combine=ensemble,
+            output_format=output_format,
+            cookies=cookies,
+            refresh=refresh,
+        )
+    except BatchError as failed:
+        _print_stems(failed.results, as_json)
+        raise
+    _print_stems(results, as_json)
+
+
+def _print_stems(results: Sequence[Any], as_json: bool) -> None:
     if as_json:
         echo_json([result.as_dict() for result in results])
         return

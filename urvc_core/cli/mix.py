@@ -61,8 +61,9 @@ def mix(
 ) -> None:
     """Mix TRACKS into one file, each with its gain, never clipping.
 
-    With --match-loudness the mix gets the reference's integrated loudness (BS.1770);
-    a true-peak limiter keeps it under the ceiling.
+    Every track is high-passed at 20 Hz first (no offset or rumble is turned up). With
+    --match-loudness the mix gets the reference's integrated loudness (BS.1770); a
+    true-peak limiter keeps it under the ceiling.
     """
     from urvc_core.mixing import mix_files
 

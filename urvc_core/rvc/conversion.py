@@ -560,19 +560,26 @@ def convert_voice(
     ``model`` is a library name (``urvc models list``) or a path to a ``.pth``.
     ``settings`` are those of :data:`~urvc_core.rvc.settings.CONVERSION_SETTINGS`, over
     the ``[convert]`` defaults of config.toml. With ``output`` the result is also saved
-    (wav/flac/ogg/mp3, from ``output_format`` or the suffix) and its path recorded.
+    (wav/flac/ogg/mp3, from ``output_format`` or the suffix) and its path recorded;
+    an output that is the source itself is refused before any work.
     Pass a :class:`VoiceConverter` to reuse loaded models across calls.
     """
-    from urvc_core.audio import load_audio, save_audio, write_format_for
+    from urvc_core.audio import (
+        check_output_is_not_an_input,
+        load_audio,
+        save_audio,
+        write_format_for,
+    )
 
-    if converter is None:
-        request = resolve_conversion(model, settings)
-    else:
-        request = converter.request.with_settings(**settings)
     if output is not None and output_format is not None:
         output = Path(output).with_suffix(f".{output_format}")
     if output is not None:
         write_format_for(output)
+        check_output_is_not_an_input(output, [None if isinstance(source, Audio) else source])
+    if converter is None:
+        request = resolve_conversion(model, settings)
+    else:
+        request = converter.request.with_settings(**settings)
     audio = source if isinstance(source, Audio) else load_audio(source)
     if converter is None:
         converter = VoiceConverter(request)
@@ -597,8 +604,14 @@ def convert_voices(
     progress: Callable[[int, int, float], None] | None = None,
     **settings: Any,
 ) -> list[ConversionResult]:
-    """Convert several files (or every audio file in folders) with one loaded model."""
-    from urvc_core.audio import READ_FORMATS, write_format_for
+    """Convert several files (or every audio file in folders) with one loaded model.
+
+    A file that fails (damaged, or named so that its result would replace an input) does
+    not stop the others: once all are done, :class:`~urvc_core.errors.BatchError` names
+    each that failed and carries the results of the rest.
+    """
+    from urvc_core.audio import READ_FORMATS, check_output_is_not_an_input, write_format_for
+    from urvc_core.errors import raise_batch_failures
 
     files: list[Path] = []
     for source in sources:
@@ -617,7 +630,8 @@ def convert_voices(
     request = resolve_conversion(model, settings)
     write_format_for(Path(output_dir) / "check", output_format)
     converter = VoiceConverter(request)
-    results = []
+    results: list[ConversionResult] = []
+    failures: list[tuple[str, UrvcError]] = []
     for number, path in enumerate(files):
         destination = Path(output_dir) / default_output_name(path, converter.name, output_format)
 
@@ -625,9 +639,21 @@ def convert_voices(
             if progress is not None:
                 progress(number, len(files), fraction)
 
-        results.append(
-            convert_voice(
-                path, model, output=destination, converter=converter, progress=report, **settings
+        try:
+            # Any input of the batch, not only this one: another may be named like
+            # this one's result.
+            check_output_is_not_an_input(destination, files)
+            results.append(
+                convert_voice(
+                    path,
+                    model,
+                    output=destination,
+                    converter=converter,
+                    progress=report,
+                    **settings,
+                )
             )
-        )
+        except UrvcError as exc:
+            failures.append((str(path), exc))
+    raise_batch_failures(results, failures)
     return results

@@ -18,6 +18,7 @@ describes what the conversion did: nothing re-decides ``auto`` along the way.
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -197,6 +198,13 @@ def resolve_voice(model: str | Path) -> ResolvedVoice:
     )
 
 
+def _looks_like_a_path(text: str) -> bool:
+    """Whether ``text`` was meant as a path: no embedder name has a separator in it or
+    starts with ``.`` or ``~``."""
+    separators = {"/", os.sep, os.altsep or "/"}
+    return text.startswith((".", "~")) or any(separator in text for separator in separators)
+
+
 def resolve_embedder(requested: str, trained_with: str) -> ResolvedEmbedder:
     """The embedder ``requested`` names: a path, a registered name, or for ``auto`` the
     one the voice was trained with."""
@@ -208,6 +216,11 @@ def resolve_embedder(requested: str, trained_with: str) -> ResolvedEmbedder:
         return ResolvedEmbedder(str(requested), path, {"path": _fingerprint(path)})
     name = requested if requested not in ("auto", "") else trained_with
     registry = backend_registry()
+    if _looks_like_a_path(requested):
+        raise UrvcError(
+            f"The embedder path {requested} does not exist; check the path, or give an "
+            f"embedder name: {', '.join(registry.names('embedder'))}."
+        )
     if name not in registry.names("embedder"):
         if requested in ("auto", ""):
             raise UrvcError(

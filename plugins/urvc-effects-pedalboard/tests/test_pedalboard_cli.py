@@ -7,10 +7,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from urvc_effects_pedalboard import EFFECT_CLASSES
 
-from urvc_core import load_audio, save_audio
+from urvc_core import Audio, load_audio, save_audio
 from urvc_core.testing import signals
 
 RATE = 44100
@@ -123,3 +124,56 @@ def test_pitch_shift_out_of_range_is_an_error(run_urvc: Run, vocals: Path, tmp_p
     assert result.exit_code == 1
     assert "semitones=30.0 is out of range; use a value from -24 to 24 semitones" in result.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_effects_apply_and_pitch_shift_never_write_over_an_input(
+    run_urvc: Run, vocals: Path
+) -> None:
+    original = vocals.read_bytes()
+    # vocals_pitch+2.wav in the same folder is another input: shifting "vocals" by +2
+    # would replace it.
+    other = save_audio(
+        signals.harmonic_tone(220.0, 1.0, RATE), vocals.with_name("vocals_pitch+2.wav")
+    )
+    other_bytes = other.read_bytes()
+
+    applied = run_urvc("effects", "apply", str(vocals), "-e", "gain:gain_db=-6", "-o", str(vocals))
+    shifted = run_urvc(
+        "pitch-shift", str(vocals), str(other), "-s", "2", "-o", str(vocals.parent), "--jobs", "1"
+    )
+
+    assert applied.exit_code == 1
+    assert applied.stderr.strip().splitlines() == [
+        f"Error: Can't write {vocals}: it is the input file {vocals}, which would be lost; "
+        f"choose another output name."
+    ]
+    assert shifted.exit_code == 1
+    assert shifted.stderr.strip().splitlines() == [
+        f"Error: Can't write {other}: it is the input file {other}, which would be lost; "
+        f"choose another output name."
+    ]
+    assert vocals.read_bytes() == original and other.read_bytes() == other_bytes
+    assert sorted(p.name for p in vocals.parent.iterdir()) == ["vocals.wav", "vocals_pitch+2.wav"]
+
+
+def test_pitch_shift_workers_say_a_surround_file_is_mixed_down_in_one_line(
+    run_urvc: Run, tmp_path: Path
+) -> None:
+    # Two files with --jobs 2: each is read in a worker process of its own.
+    voice = signals.speech(RATE).samples
+    files = [
+        save_audio(Audio(np.repeat(voice, 6, axis=0) * 0.2, RATE), tmp_path / f"{name}.wav")
+        for name in ("first", "second")
+    ]
+
+    result = run_urvc(
+        "pitch-shift", *map(str, files), "-s", "2", "-o", str(tmp_path / "out"), "--jobs", "2"
+    )
+
+    assert result.exit_code == 0, result.stderr
+    assert sorted(result.stderr.strip().splitlines()) == [
+        f"Warning: {path} has 6 channels (5.1); mixed down to stereo by ITU-R BS.775 "
+        f"(centre and surrounds at -3 dB, LFE left out)."
+        for path in files
+    ]
+    assert all(load_audio(Path(p)).channels == 2 for p in result.stdout.split())

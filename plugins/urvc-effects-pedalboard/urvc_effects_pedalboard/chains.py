@@ -32,7 +32,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from urvc_core.audio import load_audio, save_audio, write_format_for
+from urvc_core.audio import (
+    check_output_is_not_an_input,
+    load_audio,
+    save_audio,
+    write_format_for,
+)
 from urvc_core.backends import Audio, BackendInfo, Effect
 from urvc_core.effects import parse_effect_spec
 from urvc_core.errors import UrvcError
@@ -250,10 +255,12 @@ def apply_chain_to_file(
     """Read ``input``, run it through ``chain`` and write ``output``; returns its path.
 
     The output's format comes from its suffix (wav, flac, ogg, mp3). It appears only
-    once complete: an error, or an interrupted run, leaves no file behind.
+    once complete: an error, or an interrupted run, leaves no file behind. It may not be
+    ``input`` itself.
     """
     output = Path(output)
     write_format_for(output)
+    check_output_is_not_an_input(output, [input])
     if not chain.steps:
         raise UrvcError("The effect chain is empty; give at least one effect.")
     # Every effect is built (and so checked) before the file is even read.

@@ -29,9 +29,14 @@ from pathlib import Path
 
 import numpy as np
 
-from urvc_core.audio import WRITE_FORMATS, load_audio, save_audio
+from urvc_core.audio import (
+    WRITE_FORMATS,
+    check_output_is_not_an_input,
+    load_audio,
+    save_audio,
+)
 from urvc_core.backends import Audio, Setting
-from urvc_core.errors import UrvcError
+from urvc_core.errors import UrvcError, print_warnings_as_lines
 
 #: The shift range offered. Rubber Band takes up to six octaves either way, but past two
 #: octaves a voice or an instrument is no longer recognisable.
@@ -108,7 +113,8 @@ def pitch_shift_files(
     Raises:
         InvalidSettingError: ``semitones`` is outside -24 to 24.
         UrvcError: no inputs, a missing input, outputs that don't pair up with the
-            inputs, two inputs that would be written to one file, or a file that fails.
+            inputs, two inputs that would be written to one file, an output that is an
+            input, or a file that fails.
     """
     semitones = SEMITONES.check(semitones, "pitch shift")
     sources = [Path(path) for path in inputs]
@@ -118,6 +124,8 @@ def pitch_shift_files(
         if not source.is_file():
             raise UrvcError(f"{source} does not exist or is not a file; check the path.")
     destinations = _destinations(sources, semitones, output_dir, outputs)
+    for destination in destinations:
+        check_output_is_not_an_input(destination, sources)
     if workers is None:
         workers = os.cpu_count() or 1
     if workers < 1:
@@ -134,7 +142,9 @@ def pitch_shift_files(
     # spawn, not fork: the parent may hold torch's or BLAS's threads, which a fork
     # copies in whatever state they were in.
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+    with ProcessPoolExecutor(
+        max_workers=workers, mp_context=context, initializer=print_warnings_as_lines
+    ) as pool:
         pending: set[Future[Path]] = {
             pool.submit(shift_file, source, destination, semitones, preserve_formants)
             for source, destination in zip(sources, destinations, strict=True)
