@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -265,3 +266,7 @@ def test_a_bad_config_file_on_load_is_one_line_naming_file_key_and_what_is_allow
         assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
     with pytest.raises(UrvcError, match=r"config\.toml"):
         load_config()
+    # The doctor names it among its problems, once.
+    doctor = run_urvc("doctor", "--json")
+    problems = json.loads(doctor.stdout)["problems"]
+    assert [problem for problem in problems if message in problem] == [problems[0]]

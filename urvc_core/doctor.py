@@ -127,4 +127,6 @@ def run_doctor() -> DoctorReport:
         report.facts["assets"] = [status.as_dict() for status in list_assets()]
     except UrvcError as exc:
         report.problems.append(str(exc))
+    # A bad config.toml stops both the config and the asset listing: say it once.
+    report.problems = list(dict.fromkeys(report.problems))
     return report
