@@ -58,9 +58,10 @@ _PULSE_THRESHOLD = 0.45
 #: Added to the threshold in unvoiced frames: far above any excitation (noise included).
 _UNVOICED_GATE = 8.0
 #: ``conv_post``'s taps: a smoothed first difference (zero sum, so no offset passes),
-#: scaled so that the pulses' peaks come out near -4 dBFS, sung phrases near -27 dBFS RMS.
+#: scaled so that the pulses' peaks come out near -3 dBFS (the output tanh only rounds
+#: them) and the voice within a few LU of the vocals it converts, as a trained model's is.
 _OUTPUT_TAPS = (-1.0, -2.0, -1.0, 0.0, 1.0, 2.0, 1.0)
-_OUTPUT_GAIN = 16.0
+_OUTPUT_GAIN = 25.0
 #: The prior's log-scale: exp(-20) makes its noise vanish, so the output is deterministic.
 _PRIOR_LOG_SCALE = -20.0
 
