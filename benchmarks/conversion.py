@@ -8,7 +8,9 @@ ContentVec-shaped embedder, both with random weights (real sizes, real arithmeti
 a speech-like input of each length (the ARCTIC sentence repeated). Models are loaded and
 warmed before timing, as a user converting a batch would have them. Each configuration
 runs in a fresh process, so its peak RSS is its own. Prints the real-time factor
-(compute seconds per audio second), the time per stage and the peak RSS.
+(compute seconds per audio second), the time per stage, the peak RSS, and the peak RSS
+within each stage (sampled every 5 ms from /proc while the stage runs; "rest" is
+everything outside the named stages: resampling, chunk planning, the output buffer).
 """
 
 from __future__ import annotations
@@ -37,6 +39,62 @@ def build_assets(work: Path) -> tuple[Path, Path]:
     return model, embedder
 
 
+class StageMemory:
+    """Peak RSS per conversion stage: a sampler thread reads the resident set size while
+    the converter's ``_timed`` blocks say which stage is running."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.stage = "rest"
+        self.peaks: dict[str, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    @staticmethod
+    def rss_mib() -> float:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.005):
+            self.note()
+
+    def note(self) -> None:
+        rss = self.rss_mib()
+        self.peaks[self.stage] = max(self.peaks.get(self.stage, 0.0), rss)
+
+    def __enter__(self) -> StageMemory:
+        from contextlib import contextmanager
+
+        from urvc_core.rvc import conversion
+
+        timed = conversion._timed
+        memory = self
+
+        @contextmanager
+        def timed_and_sampled(timings: dict[str, float], stage: str):  # type: ignore[no-untyped-def]
+            outer, memory.stage = memory.stage, stage
+            memory.note()
+            try:
+                with timed(timings, stage):
+                    yield
+            finally:
+                memory.note()
+                memory.stage = outer
+
+        conversion._timed = timed_and_sampled  # type: ignore[assignment]
+        self._restore = (conversion, timed)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        module, timed = self._restore
+        module._timed = timed  # type: ignore[attr-defined]
+
+
 def run_one(model: Path, embedder: Path, seconds: float, f0: str, precision: str) -> dict:
     import numpy as np
 
@@ -54,7 +112,8 @@ def run_one(model: Path, embedder: Path, seconds: float, f0: str, precision: str
     converter.convert(Audio(audio.samples[:, :32000], 16000), settings)  # load and warm up
     load_seconds = time.perf_counter() - started
     started = time.perf_counter()
-    result = converter.convert(audio, settings)
+    with StageMemory() as memory:
+        result = converter.convert(audio, settings)
     elapsed = time.perf_counter() - started
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {
@@ -65,6 +124,7 @@ def run_one(model: Path, embedder: Path, seconds: float, f0: str, precision: str
         "stages": {k: v / seconds for k, v in result.timings.items()},
         "load_and_warm_s": load_seconds,
         "peak_rss_mib": peak_mib,
+        "stage_peak_rss_mib": memory.peaks,
     }
 
 
@@ -83,7 +143,10 @@ def main() -> None:
         return
     print(f"load average {os.getloadavg()[0]:.1f}, {os.cpu_count()} CPUs")
     header = f"{'input':>6} {'f0':>10} {'prec':>5} {'RTF':>6}  per audio second: "
-    print(header + "f0 / embedder / index / synthesizer / post   peak RSS")
+    print(
+        header + "f0 / embedder / index / synthesizer / post   peak RSS   "
+        "MiB per stage: f0 / embedder / synthesizer / post / rest"
+    )
     for seconds in arguments.seconds:
         for precision in arguments.precision:
             for f0 in arguments.f0:
@@ -106,9 +169,14 @@ def main() -> None:
                     f"{stages.get(k, 0.0):.3f}"
                     for k in ("f0", "embedder", "index", "synthesizer", "post")
                 )
+                memory = row["stage_peak_rss_mib"]
+                per_stage_memory = " / ".join(
+                    f"{memory.get(k, 0.0):.0f}"
+                    for k in ("f0", "embedder", "synthesizer", "post", "rest")
+                )
                 print(
                     f"{seconds:>5.0f}s {f0:>10} {precision:>5} {row['rtf']:>6.3f}  {per_stage}"
-                    f"   {row['peak_rss_mib']:.0f} MiB",
+                    f"   {row['peak_rss_mib']:.0f} MiB   {per_stage_memory}",
                     flush=True,
                 )
 
