@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from urvc_core.assets import packaged_file
 from urvc_core.catalogue import asset_store
 from urvc_core.errors import UrvcError
 from urvc_core.home import load_config, set_config_value, unset_config_value
@@ -106,21 +107,9 @@ def test_asset_path_set_is_what_the_asset_store_uses_and_unset_gives_it_back(
     assert asset_store().path_for(fcpe) != weights
     assert asset_store().path_for(fcpe) in (
         urvc_home / "assets" / Path(fcpe.filename),
-        _packaged_file(fcpe.packaged_in),
+        packaged_file(fcpe),
     )
     assert _home_files(urvc_home) == ["config.toml"]
-
-
-def _packaged_file(relative: str | None) -> Path | None:
-    import importlib.util
-
-    if relative is None:
-        return None
-    package, _, rest = relative.partition("/")
-    spec = importlib.util.find_spec(package)
-    if spec is None or spec.origin is None:
-        return None
-    return Path(spec.origin).parent / rest
 
 
 def test_unset_puts_a_setting_back_to_its_default(run_urvc: Any, urvc_home: Path) -> None:
