@@ -35,7 +35,11 @@ from urvc_separator_mdx.safe_model_loading import (
     load_demucs_package,
     load_model_config,
 )
-from urvc_separator_mdx.tiny_models import build_tiny_roformer, build_tiny_vr_model
+from urvc_separator_mdx.tiny_models import (
+    TINY_HTDEMUCS_ARGUMENTS,
+    build_tiny_roformer,
+    build_tiny_vr_model,
+)
 
 from urvc_core.backends import Audio
 from urvc_core.errors import AssetError, UrvcError
@@ -45,20 +49,7 @@ from urvc_core.testing.conformance import assert_audio_like
 #: A small HTDemucs, saved as Demucs saves its published models. Its segment is a
 #: Fraction, as in ``htdemucs`` (39/5 s there; 3/2 s here so that a second of audio runs
 #: fast).
-TINY_HTDEMUCS: dict[str, Any] = {
-    "sources": ["drums", "bass", "other", "vocals"],
-    "audio_channels": 2,
-    "channels": 4,
-    "nfft": 512,
-    "depth": 2,
-    "t_layers": 1,
-    "t_heads": 1,
-    "bottom_channels": 0,
-    "segment": Fraction(3, 2),
-    "samplerate": 44100,
-    "dconv_comp": 1,
-    "t_hidden_scale": 1.0,
-}
+TINY_HTDEMUCS: dict[str, Any] = {**TINY_HTDEMUCS_ARGUMENTS, "segment": Fraction(3, 2)}
 
 
 class TouchesMarker:

@@ -251,6 +251,24 @@ def build_tiny_vr_model(
     return path
 
 
+#: The keyword arguments of the tiny HTDemucs: the published model's layout, a few
+#: channels wide, one transformer layer, a one-second segment.
+TINY_HTDEMUCS_ARGUMENTS: dict[str, Any] = {
+    "sources": ["drums", "bass", "other", "vocals"],
+    "audio_channels": 2,
+    "channels": 4,
+    "nfft": 512,
+    "depth": 2,
+    "t_layers": 1,
+    "t_heads": 1,
+    "bottom_channels": 0,
+    "segment": 1,
+    "samplerate": 44100,
+    "dconv_comp": 1,
+    "t_hidden_scale": 1.0,
+}
+
+
 def build_tiny_demucs(
     folder: Path,
     filename: str = "tiny_htdemucs.yaml",
@@ -272,20 +290,7 @@ def build_tiny_demucs(
     from audio_separator.separator.uvr_lib_v5.demucs.htdemucs import HTDemucs
 
     torch.manual_seed(seed)
-    arguments = {
-        "sources": ["drums", "bass", "other", "vocals"],
-        "audio_channels": 2,
-        "channels": 4,
-        "nfft": 512,
-        "depth": 2,
-        "t_layers": 1,
-        "t_heads": 1,
-        "bottom_channels": 0,
-        "segment": 1,
-        "samplerate": 44100,
-        "dconv_comp": 1,
-        "t_hidden_scale": 1.0,
-    }
+    arguments = dict(TINY_HTDEMUCS_ARGUMENTS)
     network = HTDemucs(**arguments)
     folder.mkdir(parents=True, exist_ok=True)
     unnamed = folder / f"{signature}.th.tmp"
