@@ -41,6 +41,7 @@ from urvc_core.audio import (
 )
 from urvc_core.backends import Audio
 from urvc_core.errors import AudioFileError, UrvcError, UrvcWarning
+from urvc_core.testing.problem_files import write_damaged_mp3, write_surround_speech
 
 SPEECH = Path(urvc_core.audio.__file__).parent / "testing" / "data" / "arctic_a0007.wav"
 SPEECH_RATE = 16000
@@ -733,22 +734,8 @@ def test_every_channel_count_has_a_downmix(channels: int, left: float, right: fl
     np.testing.assert_allclose(stereo.samples[:, 0], [left, right], rtol=1e-6)
 
 
-def six_channel_speech(path: Path) -> tuple[Path, np.ndarray]:
-    """The test speech as a 5.1 file: the voice in the centre, quieter copies in the
-    fronts and surrounds, and a loud 40 Hz hum alone in the LFE. Returns the file and
-    the stereo BS.775 gives."""
-    voice = speech().samples[0]
-    hum = tone(40.0, SPEECH_RATE, seconds=4.0).samples[0]
-    layout = np.stack([0.2 * voice, 0.1 * voice, 0.5 * voice, hum, 0.1 * voice, 0.05 * voice])
-    soundfile.write(path, layout.T, SPEECH_RATE, subtype="FLOAT")
-    expected = np.stack(
-        [(0.2 + 0.7071 * (0.5 + 0.1)) * voice, (0.1 + 0.7071 * (0.5 + 0.05)) * voice]
-    )
-    return path, expected
-
-
 def test_a_six_channel_file_is_loaded_as_stereo_and_says_so(tmp_path: Path) -> None:
-    path, expected = six_channel_speech(tmp_path / "surround.wav")
+    path, expected = write_surround_speech(tmp_path / "surround.wav")
 
     with pytest.warns(UrvcWarning) as warned:
         stereo = load_audio(path)
@@ -827,22 +814,10 @@ def test_nan_or_infinite_samples_are_refused_at_load_naming_the_first(
     assert audio_info(SPEECH).nonfinite_samples == 0
 
 
-def damaged_mp3(folder: Path) -> Path:
-    """The test speech as an mp3, then every 97th byte after its first 2 kB overwritten:
-    frames the decoder must skip or resync past."""
-    path = save_audio(speech(), folder / "damaged.mp3")
-    data = bytearray(path.read_bytes())
-    noise = np.random.default_rng(0).integers(0, 256, len(data), dtype=np.uint8)
-    for index in range(2000, len(data) - 2000, 97):
-        data[index] = noise[index]
-    path.write_bytes(bytes(data))
-    return path
-
-
 def test_a_damaged_mp3_is_one_warning_and_no_decoder_messages(
     tmp_path: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    path = damaged_mp3(tmp_path)
+    path = write_damaged_mp3(tmp_path / "damaged.mp3")
 
     with pytest.warns(UrvcWarning) as warned:
         audio = load_audio(path)

@@ -30,6 +30,7 @@ from urvc_core.errors import UrvcError
 from urvc_core.rvc.request import resolve_embedder
 from urvc_core.testing import centre_panned_speech_mix
 from urvc_core.testing.embedder_models import build_hf_hubert_folder
+from urvc_core.testing.problem_files import write_damaged_mp3, write_surround_speech
 from urvc_core.testing.voice_models import build_voice_model_file
 
 SPEECH = Path(urvc_core.audio.__file__).parent / "testing" / "data" / "arctic_a0007.wav"
@@ -54,22 +55,6 @@ def stderr_lines(result: Any) -> list[str]:
     return result.stderr.strip().splitlines()
 
 
-def six_channel_speech(path: Path) -> Path:
-    """The test speech as a 5.1 WAV: the voice in the centre, quieter in the fronts and
-    surrounds, and a 40 Hz hum alone in the LFE."""
-    voice_samples = load_audio(SPEECH).samples[0]
-    hum = 0.5 * np.sin(2 * np.pi * 40.0 * np.arange(voice_samples.size) / 16000)
-    layout = [0.2, 0.1, 0.5, 0.0, 0.1, 0.05]
-    channels = np.stack([gain * voice_samples for gain in layout])
-    channels[3] = hum
-    soundfile.write(path, channels.T, 16000)
-    return path
-
-
-# -- an input is never lost ------------------------------------------------------------
-
-
-@pytest.mark.parametrize("command", ["audio convert", "mix", "f0 extract", "convert", "cover"])
 def test_a_command_refuses_to_write_over_its_input(
     run_urvc: Any, voice: tuple[Path, list[str]], song: Path, command: str
 ) -> None:
@@ -176,7 +161,7 @@ def test_a_six_channel_song_is_mixed_down_with_one_note_in_cover_and_convert(
     run_urvc: Any, voice: tuple[Path, list[str]], tmp_path: Path
 ) -> None:
     model, converting = voice
-    surround = six_channel_speech(tmp_path / "surround.wav")
+    surround, _ = write_surround_speech(tmp_path / "surround.wav")
     note = (
         f"Warning: {surround} has 6 channels (5.1); mixed down to stereo by ITU-R BS.775 "
         f"(centre and surrounds at -3 dB, LFE left out)."
@@ -227,21 +212,10 @@ def test_a_wav_cut_short_is_converted_as_far_as_it_goes_with_one_warning(
     assert audio_info(out).duration == pytest.approx(2.0, abs=0.01)
 
 
-def damaged_mp3(path: Path) -> Path:
-    """The test speech as an mp3 with every 97th byte after its first 2 kB overwritten."""
-    save_audio(load_audio(SPEECH), path)
-    data = bytearray(path.read_bytes())
-    noise = np.random.default_rng(0).integers(0, 256, len(data), dtype=np.uint8)
-    for index in range(2000, len(data) - 2000, 97):
-        data[index] = noise[index]
-    path.write_bytes(bytes(data))
-    return path
-
-
 def test_a_damaged_mp3_is_one_line_on_stderr_and_never_the_decoder_s_notes(
     run_urvc: Any, tmp_path: Path
 ) -> None:
-    damaged = damaged_mp3(tmp_path / "damaged.mp3")
+    damaged = write_damaged_mp3(tmp_path / "damaged.mp3")
     noise = tmp_path / "noise.mp3"
     noise.write_bytes(np.random.default_rng(3).bytes(5000))
     out = tmp_path / "out.wav"
