@@ -178,6 +178,35 @@ def test_fcpe_gives_the_same_answer_in_chunks_as_in_one_piece() -> None:
     assert torch.allclose(whole, chunked, atol=1e-5)
 
 
+def test_fcpe_mel_frames_are_those_of_the_whole_spectrogram() -> None:
+    model = fcpe_network.load_fcpe(packaged_weights(WEIGHTS["fcpe"]))
+    audio = torch.from_numpy(signals.speech(16000).samples[0][:16003])
+    whole = model.mel(audio)
+    assert whole.shape[0] == model.mel.frame_count(len(audio)) == 16003 // 160 + 1
+    # The start, a stretch inside, and the end, where the last frame is repeated.
+    for first, stop in [
+        (0, 7),
+        (40, 90),
+        (len(whole) - 3, len(whole)),
+        (len(whole) - 1, len(whole)),
+    ]:
+        torch.testing.assert_close(
+            model.mel.frames(audio, first, stop), whole[first:stop], atol=1e-5, rtol=0
+        )
+
+
+def test_fcpe_of_a_long_recording_in_segments_is_its_pitch_in_one_piece() -> None:
+    # Segments shorter than the recording: the group norm's statistics are gathered in a
+    # first pass over all of them, so the pitch is the one-piece pitch.
+    model = fcpe_network.load_fcpe(packaged_weights(WEIGHTS["fcpe"]))
+    audio = np.tile(signals.speech(16000).samples[0], 2)
+    whole = fcpe_network.estimate_pitch(model, audio, f0_min=50, f0_max=1100, max_frames=10**6)
+    segmented = fcpe_network.estimate_pitch(model, audio, f0_min=50, f0_max=1100, max_frames=150)
+    assert len(segmented.cents) == len(whole.cents) == len(audio) // 160 + 1
+    np.testing.assert_allclose(segmented.cents, whole.cents, atol=0.01)  # cents
+    np.testing.assert_allclose(segmented.confidence, whole.confidence, atol=1e-5)
+
+
 def test_crepe_batch_size_does_not_change_the_answer() -> None:
     audio = signals.vibrato(220.0, 50.0, 5.5, 0.3, 16000).audio.samples[0]
     one = neural_backend("crepe-tiny", batch_size=7).extract_f0(audio, 16000)

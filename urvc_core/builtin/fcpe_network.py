@@ -23,7 +23,7 @@ grid is done by the ``fcpe`` backend in :mod:`urvc_core.builtin.neural_f0`.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -138,18 +138,42 @@ class LogMelSpectrogram(nn.Module):
         self.register_buffer("filters", torch.from_numpy(filters), persistent=False)
         self.register_buffer("window", torch.hann_window(settings.window_length), persistent=False)
 
+    def frame_count(self, length: int) -> int:
+        """Frames of a recording of ``length`` samples: one per hop, and one more."""
+        return length // self.settings.hop_length + 1
+
     def forward(self, samples: torch.Tensor) -> torch.Tensor:
         """``(frames, mel_bands)`` log-mel of 1-D audio at the settings' sample rate."""
+        return self.frames(samples, 0, self.frame_count(samples.shape[-1]))
+
+    def frames(self, samples: torch.Tensor, first: int, stop: int) -> torch.Tensor:
+        """Frames ``[first, stop)`` of the log-mel of 1-D ``samples``, the same numbers as
+        those frames of :meth:`forward`'s answer: only the samples they read are padded
+        and transformed, so a long recording can be taken a stretch at a time."""
         settings = self.settings
         length = samples.shape[-1]
         window, hop = settings.window_length, settings.hop_length
         pad_left = (window - hop) // 2
         pad_right = max((window - hop + 1) // 2, window - length - pad_left)
         # Reflection needs more samples than it reflects; very short clips get zeros.
-        mode = "reflect" if pad_right < length and pad_left < length else "constant"
-        padded = F.pad(samples[None, None, :], (pad_left, pad_right), mode=mode)[0, 0]
+        reflect = pad_right < length and pad_left < length
+        # The STFT yields this many frames; later ones repeat its last (see the class).
+        transformed = (length + pad_left + pad_right - window) // hop + 1
+        last = min(stop, transformed)
+        # At least the STFT's last frame is computed, so that it can be repeated.
+        begin = min(first, last - 1)
+        positions = torch.arange(
+            begin * hop - pad_left, (last - 1) * hop + window - pad_left, device=samples.device
+        )
+        if reflect:
+            positions = positions.abs()
+            positions = torch.where(positions >= length, 2 * (length - 1) - positions, positions)
+            stretch = samples[positions]
+        else:
+            inside = (positions >= 0) & (positions < length)
+            stretch = torch.where(inside, samples[positions.clamp(0, length - 1)], 0.0)
         spectrum = torch.stft(
-            padded,
+            stretch,
             settings.fft_size,
             hop_length=hop,
             win_length=window,
@@ -161,12 +185,12 @@ class LogMelSpectrogram(nn.Module):
         )
         # The small constant keeps the square root's gradient finite; torchfcpe has it.
         magnitude = torch.sqrt(spectrum.real.pow(2) + spectrum.imag.pow(2) + 1e-9)
-        log_mel = torch.log(torch.clamp(self.filters @ magnitude, min=_LOG_FLOOR)).T
-        frame_count = length // hop + 1
-        if log_mel.shape[0] < frame_count:
-            padding = log_mel[-1:].expand(frame_count - log_mel.shape[0], -1)
-            log_mel = torch.cat([log_mel, padding])
-        return log_mel[:frame_count]
+        computed = torch.log(torch.clamp(self.filters @ magnitude, min=_LOG_FLOOR)).T
+        log_mel = computed[first - begin :]
+        repeats = stop - max(first, last)
+        if repeats > 0:
+            log_mel = torch.cat([log_mel, computed[-1:].expand(repeats, -1)])
+        return log_mel
 
 
 class _SwapTimeAndChannels(nn.Module):
@@ -280,23 +304,73 @@ class FcpeNetwork(nn.Module):
         self.eval()
 
     def forward(self, log_mel: torch.Tensor, max_frames: int = 2048) -> torch.Tensor:
-        """Pitch-bin probabilities ``(frames, bins)`` of a log-mel ``(frames, mel_bands)``.
+        """Pitch-bin probabilities ``(frames, bins)`` of a log-mel ``(frames, mel_bands)``."""
+        pieces = [
+            probabilities
+            for _, probabilities in self.segments(
+                lambda first, stop: log_mel[first:stop], log_mel.shape[0], max_frames
+            )
+        ]
+        return torch.cat(pieces) if pieces else log_mel.new_zeros(0, self.settings.pitch_bins)
 
-        The input stack runs on the whole recording, because its group norm takes its
-        statistics over all frames. The encoder only looks 90 frames either way, so it
-        runs on chunks of ``max_frames`` with that much context on each side: the
-        result is the same as in one piece, in bounded memory.
+    def segments(
+        self,
+        log_mel_frames: Callable[[int, int], torch.Tensor],
+        frame_count: int,
+        max_frames: int = 2048,
+    ) -> Iterator[tuple[int, torch.Tensor]]:
+        """``(first frame, probabilities)`` for ``frame_count`` frames, ``max_frames`` at a time.
+
+        ``log_mel_frames(first, stop)`` gives frames ``[first, stop)`` of the log-mel, so
+        neither the log-mel nor the network's activations of a long recording are ever
+        held whole: memory stays flat in the recording's length. The encoder looks 90
+        frames either way, so each segment gets that much context. The input stack's
+        group norm takes its statistics over all frames: a recording longer than one
+        segment is read twice, once to gather them and once to normalise with them.
         """
-        hidden = self.input_stack(log_mel.T[None]).transpose(1, 2)
-        frame_count = hidden.shape[1]
-        pieces = []
-        for start in range(0, frame_count, max_frames):
-            stop = min(frame_count, start + max_frames)
-            context_start = max(0, start - _ENCODER_CONTEXT_FRAMES)
-            context_stop = min(frame_count, stop + _ENCODER_CONTEXT_FRAMES)
-            encoded = self.net(hidden[:, context_start:context_stop])
-            pieces.append(encoded[:, start - context_start : stop - context_start])
-        encoded = torch.cat(pieces, dim=1) if pieces else hidden
+        if frame_count <= max_frames:
+            hidden = self.input_stack(log_mel_frames(0, frame_count).T[None])
+            yield 0, self._probabilities(self.net(hidden.transpose(1, 2)))
+            return
+        first_convolution, group_norm, activation, last_convolution = self.input_stack
+        assert isinstance(group_norm, nn.GroupNorm)
+
+        def first_convolved(first: int, stop: int) -> torch.Tensor:
+            # One more frame each side, so the 3-tap convolution's edges are real ones.
+            low, high = max(0, first - 1), min(frame_count, stop + 1)
+            convolved = first_convolution(log_mel_frames(low, high).T[None])
+            return convolved[:, :, first - low : stop - low]
+
+        groups = group_norm.num_groups
+        sums = torch.zeros(groups, dtype=torch.float64)
+        squares = torch.zeros(groups, dtype=torch.float64)
+        for first in range(0, frame_count, max_frames):
+            convolved = first_convolved(first, min(frame_count, first + max_frames))
+            grouped = convolved.reshape(groups, -1).to(device="cpu", dtype=torch.float64)
+            sums += grouped.sum(dim=1)
+            squares += grouped.square().sum(dim=1)
+        values_per_group = frame_count * self.settings.hidden_channels // groups
+        mean = sums / values_per_group
+        inverse_deviation = torch.rsqrt(squares / values_per_group - mean.square() + group_norm.eps)
+        scale = group_norm.weight.reshape(groups, -1) * inverse_deviation.to(
+            group_norm.weight
+        ).reshape(groups, 1)
+        shift = group_norm.bias.reshape(groups, -1) - mean.to(scale).reshape(groups, 1) * scale
+
+        for first in range(0, frame_count, max_frames):
+            stop = min(frame_count, first + max_frames)
+            hidden_first = max(0, first - _ENCODER_CONTEXT_FRAMES)
+            hidden_stop = min(frame_count, stop + _ENCODER_CONTEXT_FRAMES)
+            # The last convolution reads one frame either side too.
+            low, high = max(0, hidden_first - 1), min(frame_count, hidden_stop + 1)
+            convolved = first_convolved(low, high)
+            normalised = convolved * scale.reshape(1, -1, 1) + shift.reshape(1, -1, 1)
+            hidden = last_convolution(activation(normalised))
+            hidden = hidden[:, :, hidden_first - low : hidden_stop - low]
+            encoded = self.net(hidden.transpose(1, 2))
+            yield first, self._probabilities(encoded[:, first - hidden_first : stop - hidden_first])
+
+    def _probabilities(self, encoded: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(self.output_proj(self.norm(encoded)))[0]
 
 
@@ -438,13 +512,19 @@ def estimate_pitch(
     One value per ``model.hop_length`` samples, ``len // hop + 1`` of them, value ``i``
     for time ``i * hop``.
     """
+    cents: list[np.ndarray] = []
+    confidence: list[np.ndarray] = []
     with torch.inference_mode():
         audio = torch.as_tensor(np.asarray(samples, dtype=np.float32), device=device)
-        log_mel = model.mel(audio)
-        probabilities = model.network(log_mel, max_frames=max_frames).float()
-        cents, confidence = decode_local_argmax(
-            probabilities, model.network.cent_table.float(), f0_min, f0_max
-        )
-    return FcpeEstimate(
-        cents.cpu().numpy().astype(np.float64), confidence.cpu().numpy().astype(np.float64)
-    )
+        bin_cents = model.network.cent_table.float()
+        for _, probabilities in model.network.segments(
+            lambda first, stop: model.mel.frames(audio, first, stop),
+            model.mel.frame_count(len(audio)),
+            max_frames,
+        ):
+            segment_cents, segment_confidence = decode_local_argmax(
+                probabilities.float(), bin_cents, f0_min, f0_max
+            )
+            cents.append(segment_cents.cpu().numpy().astype(np.float64))
+            confidence.append(segment_confidence.cpu().numpy().astype(np.float64))
+    return FcpeEstimate(np.concatenate(cents), np.concatenate(confidence))
