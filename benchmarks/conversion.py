@@ -1,6 +1,6 @@
 """Real-time factor of ``convert_voice`` with full-size models, per f0 method and precision.
 
-    .venv/bin/python benchmarks/conversion.py [--seconds 30 180] [--f0 fcpe harvest]
+    .venv/bin/python benchmarks/conversion.py [--seconds 30 600] [--f0 fcpe harvest]
                                               [--precision fp32 bf16]
 
 Builds (once, under ``--work``) a full-size v2 40k voice model and a full-size
@@ -10,7 +10,9 @@ warmed before timing, as a user converting a batch would have them. Each configu
 runs in a fresh process, so its peak RSS is its own. Prints the real-time factor
 (compute seconds per audio second), the time per stage, the peak RSS, and the peak RSS
 within each stage (sampled every 5 ms from /proc while the stage runs; "rest" is
-everything outside the named stages: resampling, chunk planning, the output buffer).
+everything outside the named stages: resampling, chunk planning, the output buffer),
+and, given several lengths, how much the longest input's peak exceeds the shortest's:
+the chunked engine promises memory that stays flat in the song's length.
 """
 
 from __future__ import annotations
@@ -147,6 +149,7 @@ def main() -> None:
         header + "f0 / embedder / index / synthesizer / post   peak RSS   "
         "MiB per stage: f0 / embedder / synthesizer / post / rest"
     )
+    peaks: dict[tuple[str, str], list[tuple[float, float]]] = {}
     for seconds in arguments.seconds:
         for precision in arguments.precision:
             for f0 in arguments.f0:
@@ -179,6 +182,16 @@ def main() -> None:
                     f"   {row['peak_rss_mib']:.0f} MiB   {per_stage_memory}",
                     flush=True,
                 )
+                peaks.setdefault((f0, precision), []).append((seconds, row["peak_rss_mib"]))
+    if len(arguments.seconds) > 1:
+        print("peak RSS of the longest input against the shortest (the goal: within 10 %):")
+        for (f0, precision), figures in peaks.items():
+            (short, short_peak), (long, long_peak) = min(figures), max(figures)
+            growth = 100 * (long_peak / short_peak - 1)
+            print(
+                f"  {f0:>10} {precision:>5}: {short:.0f} s {short_peak:.0f} MiB -> "
+                f"{long:.0f} s {long_peak:.0f} MiB ({growth:+.1f} %)"
+            )
 
 
 if __name__ == "__main__":

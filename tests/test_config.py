@@ -232,8 +232,9 @@ def test_backend_names_that_are_installed_are_accepted(tmp_path: Path) -> None:
         ),
         (
             'device = "gpu"\n',
-            ": device='gpu' is not one of: auto, cpu, cuda, mps. Fix it with `urvc config set "
-            "device VALUE`, or `urvc config unset device` for the default.",
+            ": device='gpu' is not a device; use auto, cpu, cuda, cuda:N or mps (N counts GPUs "
+            "from 0). Fix it with `urvc config set device VALUE`, or `urvc config unset device` "
+            "for the default.",
         ),
         (
             "[convert]\nfilter_radius = 2.5\n",

@@ -31,6 +31,7 @@ from urvc_core.cache import StepCache
 from urvc_core.catalogue import asset_store, fetch_asset, list_assets
 from urvc_core.cover import CoverResult, make_cover, make_covers
 from urvc_core.cover_options import COVER_SETTINGS, CoverOptions
+from urvc_core.devices import use_device
 from urvc_core.doctor import DoctorReport, run_doctor
 from urvc_core.errors import UrvcError
 from urvc_core.home import (
@@ -145,4 +146,5 @@ __all__ = [
     "set_config_value",
     "unset_config_value",
     "urvc_home",
+    "use_device",
 ]

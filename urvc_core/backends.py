@@ -25,6 +25,7 @@ from __future__ import annotations
 import enum
 import functools
 import math
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -183,6 +184,42 @@ class Setting:
             "choices": list(self.choices) if self.choices is not None else None,
             "help": self.help,
         }
+
+
+#: How a torch device is spelled in a ``device`` setting.
+DEVICE_NAME = re.compile(r"auto|cpu|mps|cuda(?::\d+)?")
+
+
+@dataclass(frozen=True)
+class DeviceSetting(Setting):
+    """A ``device`` setting: ``auto``, ``cpu``, ``cuda``, ``cuda:N`` or ``mps``.
+
+    Only the spelling is checked here, when the setting is given; whether torch sees
+    that device is for :func:`urvc_core.devices.resolve_device` to say, when a model is
+    loaded on it. ``metavar`` shows the form of a value in ``--help``.
+    """
+
+    metavar: str | None = "auto|cpu|cuda[:N]|mps"
+
+    def check(self, value: Any, owner: str) -> Any:
+        if value is None and self.default is None:
+            return None
+        name = str(value).strip().lower()
+        if "," in name:
+            raise InvalidSettingError(
+                f"{owner}: {self.name}={value!r} names several devices; give one here "
+                f"(a batch of files is spread over several by `urvc convert --device "
+                f"cuda:0,cuda:1` and convert_voices(devices=[...]))."
+            )
+        if not DEVICE_NAME.fullmatch(name):
+            raise InvalidSettingError(
+                f"{owner}: {self.name}={value!r} is not a device; use "
+                f"{self.describe_range()} (N counts GPUs from 0)."
+            )
+        return name
+
+    def describe_range(self) -> str:
+        return "auto, cpu, cuda, cuda:N or mps"
 
 
 class Backend:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from urvc_core.backends import Setting
+from urvc_core.devices import DEVICE_SETTING
 from urvc_core.errors import InvalidSettingError
 
 __all__ = [
@@ -62,7 +63,7 @@ class CoverSetting(Setting):
         return self.flags or ("--" + self.name.replace("_", "-"),)
 
 
-COVER_SETTINGS: tuple[CoverSetting, ...] = (
+COVER_SETTINGS: tuple[Setting, ...] = (
     # -- where the cover goes --------------------------------------------------------
     CoverSetting(
         "output",
@@ -233,6 +234,9 @@ COVER_SETTINGS: tuple[CoverSetting, ...] = (
         None,
         "Browser cookies (cookies.txt) for sites that ask to sign in (yt-dlp).",
     ),
+    # Where the models run; not part of any step's cache key: a step gives the same
+    # music on any device.
+    DEVICE_SETTING,
 )
 
 
@@ -265,6 +269,7 @@ class CoverOptions:
     keep_intermediates: bool = True
     refresh: bool = False
     cookies: str | None = None
+    device: str | None = None
     conversion: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod

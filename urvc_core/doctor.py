@@ -31,25 +31,39 @@ def _torch_facts() -> dict[str, Any]:
         return {"installed": False, "error": str(exc)}
     cuda = torch.cuda.is_available()
     mps = bool(getattr(torch.backends, "mps", None) and torch.backends.mps.is_available())
+    gpus = [_gpu_facts(torch, index) for index in range(torch.cuda.device_count())] if cuda else []
     return {
         "installed": True,
         "version": torch.__version__,
         "build": f"CUDA {torch.version.cuda}" if torch.version.cuda else "CPU",
+        "cuda_version": torch.version.cuda,
+        "cudnn_version": _cudnn_version(torch),
         "cuda_available": cuda,
-        "gpu": torch.cuda.get_device_name(0) if cuda else None,
+        "gpu": gpus[0]["name"] if gpus else None,
+        "gpus": gpus,
         "mps_available": mps,
         "threads": torch.get_num_threads(),
     }
 
 
-def _chosen_device(setting: str, torch_facts: dict[str, Any]) -> str:
-    if setting != "auto":
-        return setting
-    if torch_facts.get("cuda_available"):
-        return "cuda"
-    if torch_facts.get("mps_available"):
-        return "mps"
-    return "cpu"
+def _gpu_facts(torch: Any, index: int) -> dict[str, Any]:
+    """One CUDA device as torch sees it: its name, memory and compute capability."""
+    properties = torch.cuda.get_device_properties(index)
+    return {
+        "device": f"cuda:{index}",
+        "name": properties.name,
+        "memory_gib": round(properties.total_memory / 2**30, 1),
+        "compute_capability": f"{properties.major}.{properties.minor}",
+    }
+
+
+def _cudnn_version(torch: Any) -> str | None:
+    """cuDNN's version as ``9.1.0``; torch reports 90100 (cuDNN 9 on) or 8902 (before)."""
+    number = torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None
+    if not number:
+        return None
+    major, rest = divmod(int(number), 10000 if number >= 90000 else 1000)
+    return f"{major}.{rest // 100}.{rest % 100}"
 
 
 def _writable(folder: str) -> bool:
@@ -97,11 +111,23 @@ def run_doctor() -> DoctorReport:
 
     torch_facts = _torch_facts()
     report.facts["torch"] = torch_facts
-    report.facts["device"] = _chosen_device(device_setting, torch_facts)
+    report.facts["device_setting"] = device_setting
+    report.facts["device"] = device_setting
+    report.facts["auto_device"] = None
     if not torch_facts["installed"]:
         report.problems.append("torch is not installed; voice conversion needs it.")
-    elif report.facts["device"] == "cuda" and not torch_facts["cuda_available"]:
-        report.problems.append("device = cuda is configured, but torch sees no CUDA GPU.")
+    else:
+        from urvc_core.devices import auto_device, resolve_device
+
+        report.facts["auto_device"] = auto_device()
+        try:
+            report.facts["device"] = (
+                auto_device()
+                if device_setting == "auto"
+                else resolve_device(device_setting, owner="config.toml")
+            )
+        except UrvcError as exc:
+            report.problems.append(str(exc))
 
     report.facts["ffmpeg"] = shutil.which("ffmpeg")
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from urvc_core.atomic_files import write_text_atomically
-from urvc_core.backends import Setting
+from urvc_core.backends import DeviceSetting, Setting
 from urvc_core.errors import ConfigError, UrvcError
 
 
@@ -75,12 +75,12 @@ def urvc_home() -> UrvcHome:
 #: The settings a user can put in config.toml. Later features add theirs here, so that
 #: ``urvc config`` lists, checks and documents every one of them in one place.
 CONFIG_SETTINGS: tuple[Setting, ...] = (
-    Setting(
+    DeviceSetting(
         "device",
         str,
         "auto",
-        "Where models run: auto picks a GPU when torch sees one.",
-        choices=("auto", "cpu", "cuda", "mps"),
+        "Where models run: auto picks a GPU when torch sees one (CUDA, else Apple's MPS), "
+        "else the CPU; or cpu, cuda, cuda:N, mps. A command's --device overrides it.",
     ),
     Setting(
         "offline",

@@ -398,6 +398,7 @@ def separate_song(
     combine: Mapping[str, str] | Sequence[str] = (),
     cache: StepCache | None = None,
     refresh: bool = False,
+    device: str | None = None,
 ) -> dict[str, Audio]:
     """Separate a song (a file or :class:`Audio`) with a preset, step overrides and skips.
 
@@ -405,10 +406,12 @@ def separate_song(
     and ``backup`` (karaoke), ``dry`` and ``reverb`` (de-reverb), and ``lead``, the voice
     a cover converts. A step given several times in ``steps`` is an ensemble, combined
     by ``combine`` (see :func:`plan_separation`). Each step is cached
-    (:mod:`urvc_core.cache`).
+    (:mod:`urvc_core.cache`); the cache holds the same stems whatever ``device`` (see
+    :func:`~urvc_core.devices.use_device`) the separators ran on.
     """
     from urvc_core.audio import load_audio
     from urvc_core.cache import file_digest
+    from urvc_core.devices import use_device
 
     plan, _ = plan_separation(preset, steps, skip, combine)
     if isinstance(song, Audio):
@@ -417,7 +420,8 @@ def separate_song(
         path = Path(song)
         audio = load_audio(path)
         ref = StemRef(file_digest(path), path, audio.duration, audio)
-    run = run_separation(ref, plan, cache=cache, refresh=refresh)
+    with use_device(device):
+        run = run_separation(ref, plan, cache=cache, refresh=refresh)
     return {role: stem.load() for role, stem in run.stems.items()}
 
 
@@ -467,6 +471,7 @@ def separate_files(
     cookies: str | Path | None = None,
     refresh: bool = False,
     cache: StepCache | None = None,
+    device: str | None = None,
 ) -> list[SeparatedSong]:
     """Separate songs (files, folders, URLs) and write each stem as ``<song> (<Stem>).<ext>``.
 
@@ -474,7 +479,8 @@ def separate_files(
     same song afterwards starts from them (and the other way round). A song that fails
     (damaged, or whose stems would replace an input) does not stop the others: once
     all are done, :class:`~urvc_core.errors.BatchError` names each that failed and
-    carries the results of the rest.
+    carries the results of the rest. ``device`` is where the separators run (see
+    :func:`~urvc_core.devices.use_device`); a device torch can't see fails at once.
     """
     from urvc_core.audio import (
         check_output_is_not_an_input,
@@ -482,6 +488,7 @@ def separate_files(
         save_audio,
         write_format_for,
     )
+    from urvc_core.devices import use_device
     from urvc_core.errors import raise_batch_failures
     from urvc_core.home import urvc_home
     from urvc_core.sources import resolve_sources
@@ -491,28 +498,29 @@ def separate_files(
     if not plan:
         raise UrvcError("Every separation step is skipped: there is nothing to do.")
     folder = Path(output_dir) if output_dir is not None else urvc_home().outputs
-    found = resolve_sources(list(sources), cookies=cookies)
-    inputs = [source.path for source in found]
     results: list[SeparatedSong] = []
     failures: list[tuple[str, UrvcError]] = []
-    for source in found:
-        try:
-            for role in STEM_TITLES:  # every stem a chain can produce, before any work
-                check_output_is_not_an_input(_stem_file(folder, source.name, role, fmt), inputs)
-            song = StemRef.of_file(
-                source.sha256, source.path, functools.partial(load_audio, source.path)
-            )
-            run = run_separation(song, plan, cache=cache, refresh=refresh)
-            produced = [role for report in run.steps for role in report.outputs]
-            files: dict[str, Path] = {}
-            for role in produced:
-                stem_file = _stem_file(folder, source.name, role, fmt)
-                check_output_is_not_an_input(stem_file, inputs)
-                files[role] = save_audio(run.stems[role].load(), stem_file)
-                run.stems[role].release()
-        except UrvcError as exc:
-            failures.append((source.origin, exc))
-            continue
-        results.append(SeparatedSong(source, files, run.steps, list(notes)))
+    with use_device(device):  # a device torch can't see fails here, before any work
+        found = resolve_sources(list(sources), cookies=cookies)
+        inputs = [source.path for source in found]
+        for source in found:
+            try:
+                for role in STEM_TITLES:  # every stem a chain can produce, before any work
+                    check_output_is_not_an_input(_stem_file(folder, source.name, role, fmt), inputs)
+                song = StemRef.of_file(
+                    source.sha256, source.path, functools.partial(load_audio, source.path)
+                )
+                run = run_separation(song, plan, cache=cache, refresh=refresh)
+                produced = [role for report in run.steps for role in report.outputs]
+                files: dict[str, Path] = {}
+                for role in produced:
+                    stem_file = _stem_file(folder, source.name, role, fmt)
+                    check_output_is_not_an_input(stem_file, inputs)
+                    files[role] = save_audio(run.stems[role].load(), stem_file)
+                    run.stems[role].release()
+            except UrvcError as exc:
+                failures.append((source.origin, exc))
+                continue
+            results.append(SeparatedSong(source, files, run.steps, list(notes)))
     raise_batch_failures(results, failures)
     return results

@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from urvc_core.assets import Asset
-from urvc_core.backends import Embedder, Setting
+from urvc_core.backends import DeviceSetting, Embedder, Setting
 from urvc_core.devices import resolve_device
 from urvc_core.errors import InvalidSettingError, UrvcError
 from urvc_core.hookspecs import Register, hookimpl
@@ -48,12 +48,12 @@ if TYPE_CHECKING:
 
 _APPLIO_EMBEDDERS = "https://huggingface.co/IAHispano/Applio/resolve/main/Resources/embedders"
 
-DEVICE_SETTING = Setting(
+DEVICE_SETTING = DeviceSetting(
     "device",
     str,
     "auto",
-    "Where the model runs; auto: the configured device, else a GPU when torch sees one.",
-    choices=("auto", "cpu", "cuda", "mps"),
+    "Where the model runs; auto: the command's --device, else the configured device, else "
+    "a GPU when torch sees one.",
 )
 
 
@@ -165,7 +165,9 @@ class HubertFamilyEmbedder(Embedder):
         """The loaded model, for callers that keep features on the GPU (loads it once)."""
         with self._load_lock:
             if self._model is None:
-                self._model = self.load_model(resolve_device(self.options["device"]))
+                self._model = self.load_model(
+                    resolve_device(self.options["device"], owner=self.name)
+                )
             return self._model
 
     def load_model(self, device: str) -> HubertFeatureModel:

@@ -105,7 +105,8 @@ def weights_path(asset: Asset) -> Path:
 
 
 def torch_device() -> torch.device:
-    """The device of config.toml's ``device`` setting; ``auto`` picks a GPU torch sees."""
+    """The device ``auto`` resolves to: the command's ``--device``, else config.toml's
+    ``device``, else a GPU torch sees (:func:`~urvc_core.devices.resolve_device`)."""
     import torch
 
     from urvc_core.devices import resolve_device
@@ -304,8 +305,8 @@ class FcpePitch(F0Extractor):
             "chunk_frames",
             int,
             2048,
-            "Frames (10 ms each) the network's encoder takes at once; bounds memory on "
-            "long recordings without changing the result.",
+            "Frames (10 ms each) the network takes at once: memory stays flat on long "
+            "recordings, and the pitch is the same as in one piece.",
             unit="frames",
             minimum=64,
             maximum=1_000_000,

@@ -62,7 +62,7 @@ def cover_bars() -> Iterator[CoverBars]:
 
 
 #: The options `urvc separate` shares with `urvc cover`.
-SEPARATION_SETTINGS = ("separation", "separator_steps", "ensemble", "skip_steps")
+SEPARATION_SETTINGS = ("separation", "separator_steps", "ensemble", "skip_steps", "device")
 
 
 def _print_steps(steps: Sequence[Any]) -> None:
@@ -176,6 +176,7 @@ def separate(
     separator_steps: tuple[str, ...],
     ensemble: tuple[str, ...],
     skip_steps: tuple[str, ...],
+    device: str | None,
     refresh: bool,
     cookies: Path | None,
     list_presets: bool,
@@ -217,6 +218,7 @@ def separate(
             output_format=output_format,
             cookies=cookies,
             refresh=refresh,
+            device=device,
         )
     except BatchError as failed:
         _print_stems(failed.results, as_json)

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from urvc_core.cli.cover import cover_bars, print_cover
+from urvc_core.cli.options import device_option
 from urvc_core.console import echo_json, json_option
 
 
@@ -19,8 +20,9 @@ from urvc_core.console import echo_json, json_option
 @click.option(
     "--assets-only", is_flag=True, help="Build the demo's files and print them; no cover."
 )
+@device_option
 @json_option
-def demo(folder: Path | None, assets_only: bool, as_json: bool) -> None:
+def demo(folder: Path | None, assets_only: bool, device: str | None, as_json: bool) -> None:
     """Make a cover offline, from an example song and a voice model urvc builds.
 
     The voice model's weights are set by hand, not trained: it hums the song's melody in
@@ -33,6 +35,7 @@ def demo(folder: Path | None, assets_only: bool, as_json: bool) -> None:
         demo_cover_options,
         run_demo,
     )
+    from urvc_core.devices import use_device
 
     if assets_only:
         assets = build_demo_assets(folder)
@@ -44,7 +47,7 @@ def demo(folder: Path | None, assets_only: bool, as_json: bool) -> None:
             click.echo(f"{name}: {path}")
         click.echo(f"Run: {command}")
         return
-    with cover_bars() as bars:
+    with cover_bars() as bars, use_device(device):
         result = run_demo(folder, progress=bars)
     if as_json:
         echo_json(result.as_dict())

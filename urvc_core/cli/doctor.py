@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import click
 
@@ -12,7 +13,7 @@ from urvc_core.console import echo_json, json_option
 @click.command()
 @json_option
 def doctor(as_json: bool) -> None:
-    """Check the installation: torch and its device, home folder, assets, plugins.
+    """Check the installation: torch, its GPUs and device, home folder, assets, plugins.
 
     Exits with code 1 when it finds a problem.
     """
@@ -28,14 +29,15 @@ def doctor(as_json: bool) -> None:
         click.echo(f"platform: {facts['platform']}")
         click.echo(f"numpy: {facts['numpy']}")
         if torch_facts["installed"]:
-            gpu = f", GPU {torch_facts['gpu']}" if torch_facts["gpu"] else ""
-            click.echo(
-                f"torch: {torch_facts['version']} ({torch_facts['build']} build{gpu}), "
-                f"{torch_facts['threads']} threads"
-            )
+            click.echo(torch_line(torch_facts))
+            for gpu in torch_facts["gpus"]:
+                click.echo(gpu_line(gpu))
         else:
             click.echo("torch: not installed")
-        click.echo(f"device: {facts['device']}")
+        click.echo(
+            f"device: {facts['device']} (config.toml's device: {facts['device_setting']}; "
+            f"auto picks {facts['auto_device'] or '-'})"
+        )
         click.echo(f"ffmpeg: {facts['ffmpeg'] or 'not found (mp3/wav/flac/ogg still work)'}")
         click.echo(f"home: {facts['home']}")
         for label, folder in facts["folders"].items():
@@ -63,3 +65,23 @@ def doctor(as_json: bool) -> None:
             click.echo("no problems found")
     if report.problems:
         sys.exit(1)
+
+
+def torch_line(torch_facts: dict[str, Any]) -> str:
+    """``torch: 2.5.1+cu124 (CUDA 12.4 build, cuDNN 9.1.0), 16 threads``, or a CPU build."""
+    build = f"{torch_facts['build']} build"
+    if torch_facts["cudnn_version"]:
+        build += f", cuDNN {torch_facts['cudnn_version']}"
+    if torch_facts["cuda_version"] and not torch_facts["cuda_available"]:
+        build += ", but it sees no CUDA GPU"
+    if torch_facts["mps_available"]:
+        build += ", Apple GPU (mps)"
+    return f"torch: {torch_facts['version']} ({build}), {torch_facts['threads']} threads"
+
+
+def gpu_line(gpu: dict[str, Any]) -> str:
+    """``GPU cuda:0: NVIDIA H100 80GB HBM3, 79.2 GiB, compute capability 9.0``."""
+    return (
+        f"GPU {gpu['device']}: {gpu['name']}, {gpu['memory_gib']:.1f} GiB, "
+        f"compute capability {gpu['compute_capability']}"
+    )

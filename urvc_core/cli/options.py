@@ -22,6 +22,15 @@ def conversion_options(command: Callable[..., Any]) -> Callable[..., Any]:
     return setting_options(CONVERSION_SETTINGS)(command)
 
 
+def device_option(command: Callable[..., Any]) -> Callable[..., Any]:
+    """``--device``, generated from :data:`~urvc_core.devices.DEVICE_SETTING`: where a
+    command's models run. Commands whose options come from
+    :data:`~urvc_core.cover_options.COVER_SETTINGS` get it from there, the same setting."""
+    from urvc_core.devices import DEVICE_SETTING
+
+    return setting_options([DEVICE_SETTING])(command)
+
+
 def setting_options(
     settings: Sequence[Setting], names: Collection[str] | None = None
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:

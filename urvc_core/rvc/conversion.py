@@ -29,14 +29,18 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from urvc_core.allocator import release_freed_memory, return_large_blocks_to_the_system
 from urvc_core.backends import Audio
 from urvc_core.errors import UrvcError
 from urvc_core.rvc.request import ConversionRequest, ResolvedEmbedder, resolve_conversion
 from urvc_core.rvc.settings import ConversionSettings
+
+if TYPE_CHECKING:
+    from urvc_core.rvc.chunk_noise import ChunkNoise
 
 #: Every sample rate inside the engine up to the synthesizer.
 ENGINE_RATE = 16000
@@ -52,6 +56,10 @@ CUT_SEARCH_SECONDS = 3.0
 CONTEXT_SECONDS = 1.0
 #: Length of the crossfade at each join, in frames (10 ms each).
 CROSSFADE_FRAMES = 4
+#: Whole-song arrays are worked through this many frames or samples at a time, so
+#: their float64 temporaries stay small.
+_FRAMES_PER_BLOCK = 1 << 14
+_SAMPLES_PER_BLOCK = 1 << 20
 #: Silence, for split_audio: quieter than this for at least MIN_SILENCE_SECONDS.
 SILENCE_DB = -45.0
 MIN_SILENCE_SECONDS = 0.3
@@ -73,12 +81,15 @@ class ConversionResult:
     output_path: Path | None = None
     source: str | None = None
     notes: list[str] = field(default_factory=list)
+    #: The torch device the voice model ran on (cpu, cuda, cuda:1...).
+    device: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "source": self.source,
             "output": str(self.output_path) if self.output_path else None,
             "model": self.model,
+            "device": self.device,
             "sample_rate": self.audio.sample_rate,
             "duration": self.audio.duration,
             "f0_methods": self.f0_methods,
@@ -155,48 +166,126 @@ def _voiced_spans(frame_energy_db: np.ndarray) -> list[tuple[int, int]]:
 def frame_energy_db(samples: np.ndarray) -> np.ndarray:
     """RMS level of each 10 ms frame, in dBFS."""
     frames = len(samples) // FRAME_HOP
-    if frames == 0:
-        return np.zeros(0, dtype=np.float32)
-    power = (samples[: frames * FRAME_HOP].astype(np.float64) ** 2).reshape(frames, -1).mean(1)
+    power = np.empty(frames, dtype=np.float64)
+    # A block of frames at a time: float64 squares of a whole song would be 8 bytes a sample.
+    for first in range(0, frames, _FRAMES_PER_BLOCK):
+        stop = min(frames, first + _FRAMES_PER_BLOCK)
+        block = samples[first * FRAME_HOP : stop * FRAME_HOP].astype(np.float64)
+        power[first:stop] = (block**2).reshape(stop - first, -1).mean(1)
     return (10 * np.log10(power + 1e-12)).astype(np.float32)
 
 
 def highpass_48hz(samples: np.ndarray) -> np.ndarray:
-    """RVC's input filter: a 5th-order Butterworth high-pass at 48 Hz, zero phase."""
+    """RVC's input filter: a 5th-order Butterworth high-pass at 48 Hz, zero phase.
+
+    The numbers of ``scipy.signal.sosfiltfilt`` (odd extension at both ends, the
+    filter's steady state as its start), computed a block at a time: the whole-song
+    float64 copies it makes would be the largest arrays of a long conversion.
+    """
     from scipy import signal
 
-    sos = signal.butter(5, 48, btype="highpass", fs=ENGINE_RATE, output="sos")
+    sos = _highpass_sections()
     if len(samples) <= 30:  # too short for filtfilt's padding; nothing to remove anyway
         return samples.astype(np.float32)
-    return signal.sosfiltfilt(sos, samples).astype(np.float32)
+    # scipy's default padding: three times the filter's taps, less the first-order
+    # section's missing ones.
+    taps = 2 * len(sos) + 1 - min(int((sos[:, 2] == 0).sum()), int((sos[:, 5] == 0).sum()))
+    pad = 3 * taps
+    x = samples.astype(np.float32, copy=False)
+    # As scipy's odd_ext computes it, in the input's own precision.
+    before = 2 * x[0] - x[pad:0:-1]
+    after = 2 * x[-1] - x[-2 : -(pad + 2) : -1]
+    steady = signal.sosfilt_zi(sos)
+
+    forward = np.empty(len(x) + 2 * pad, dtype=np.float64)
+    state = steady * before[0]
+    position = 0
+    pieces = [
+        before,
+        *(x[i : i + _SAMPLES_PER_BLOCK] for i in range(0, len(x), _SAMPLES_PER_BLOCK)),
+    ]
+    for piece in [*pieces, after]:
+        filtered, state = signal.sosfilt(sos, piece, zi=state)
+        forward[position : position + len(piece)] = filtered
+        position += len(piece)
+
+    result = np.empty(len(x), dtype=np.float32)
+    state = steady * forward[-1]
+    for stop in range(len(forward), 0, -_SAMPLES_PER_BLOCK):
+        start = max(0, stop - _SAMPLES_PER_BLOCK)
+        filtered, state = signal.sosfilt(sos, forward[start:stop][::-1], zi=state)
+        # filtered[k] is the backward pass at forward index stop - 1 - k.
+        low, high = max(start, pad), min(stop, pad + len(x))
+        if high > low:
+            result[low - pad : high - pad] = filtered[stop - high : stop - low][::-1]
+    return result
+
+
+@functools.cache
+def _highpass_sections() -> np.ndarray:
+    from scipy import signal
+
+    return np.asarray(signal.butter(5, 48, btype="highpass", fs=ENGINE_RATE, output="sos"))
 
 
 def mix_loudness_envelope(
-    source: np.ndarray, source_rate: int, converted: np.ndarray, converted_rate: int, rate: float
+    source: np.ndarray,
+    source_rate: int,
+    converted: np.ndarray,
+    converted_rate: int,
+    rate: float,
+    *,
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
     """RVC's RMS mix: scale ``converted`` toward the input's loudness envelope.
 
     ``rate`` 1 keeps the converted voice's envelope, 0 imposes the input's. Both
-    envelopes are RMS over half-second hops, linearly interpolated.
+    envelopes are RMS over half-second hops, linearly interpolated. The result goes
+    to ``out`` (which may be ``converted`` itself) or a new array; it is computed a
+    block at a time, so a long song needs no whole-length float64 temporaries.
     """
     if rate >= 1.0 or len(converted) == 0:
-        return converted
+        if out is None or out is converted:
+            return converted
+        out[:] = converted
+        return out
+    if out is None:
+        out = np.empty_like(converted, dtype=np.float32)
+    source_rms = _half_second_rms(source, source_rate)
+    converted_rms = _half_second_rms(converted, converted_rate)
+    count = len(converted)
+    for first in range(0, count, _SAMPLES_PER_BLOCK):
+        stop = min(count, first + _SAMPLES_PER_BLOCK)
+        source_envelope = _stretched(source_rms, first, stop, count)
+        converted_envelope = np.maximum(_stretched(converted_rms, first, stop, count), 1e-6)
+        gain = (source_envelope ** (1 - rate)) * (converted_envelope ** (rate - 1))
+        out[first:stop] = converted[first:stop] * gain
+    return out
 
-    def envelope(samples: np.ndarray, sample_rate: int) -> np.ndarray:
-        window = sample_rate // 2 * 2
-        hop = sample_rate // 2
-        padded = np.pad(samples.astype(np.float64), (window // 2, window // 2), mode="constant")
-        count = 1 + max(0, (len(padded) - window) // hop)
-        rms = np.array(
-            [np.sqrt(np.mean(padded[i * hop : i * hop + window] ** 2)) for i in range(count)]
-        )
-        positions = np.linspace(0, len(rms) - 1, num=len(converted))
-        return np.interp(positions, np.arange(len(rms)), rms)
 
-    source_envelope = envelope(source, source_rate)
-    converted_envelope = np.maximum(envelope(converted, converted_rate), 1e-6)
-    gain = (source_envelope ** (1 - rate)) * (converted_envelope ** (rate - 1))
-    return (converted * gain).astype(np.float32)
+def _half_second_rms(samples: np.ndarray, sample_rate: int) -> np.ndarray:
+    """RMS of windows of a second (zeros beyond the ends), centred every half second."""
+    window = sample_rate // 2 * 2
+    hop = sample_rate // 2
+    count = 1 + len(samples) // hop
+    rms = np.empty(count, dtype=np.float64)
+    for index in range(count):
+        low = max(0, index * hop - window // 2)
+        high = max(low, min(len(samples), index * hop + window // 2))
+        squares = samples[low:high].astype(np.float64) ** 2
+        rms[index] = np.sqrt(np.sum(squares) / window)
+    return rms
+
+
+def _stretched(values: np.ndarray, first: int, stop: int, count: int) -> np.ndarray:
+    """Samples ``[first, stop)`` of ``values`` linearly stretched to ``count`` samples:
+    ``np.interp`` at ``np.linspace(0, len(values) - 1, count)``, a block of it."""
+    last = len(values) - 1
+    step = last / (count - 1) if count > 1 else 0.0
+    positions = np.arange(first, stop, dtype=np.float64) * step
+    if stop == count and count > 1:
+        positions[-1] = last
+    return np.interp(positions, np.arange(len(values)), values)
 
 
 def shift_formants(audio: np.ndarray, sample_rate: int, semitones: float) -> np.ndarray:
@@ -228,30 +317,6 @@ def reduce_noise(audio: np.ndarray, sample_rate: int, strength: float) -> np.nda
     return np.asarray(cleaned, dtype=np.float32)
 
 
-def release_freed_memory() -> None:
-    """Hand memory that was freed back to the operating system (glibc's ``malloc_trim``).
-
-    glibc keeps freed heap pages for reuse; after a stage that allocated much and freed
-    it all, they would otherwise stay in the resident set under every later stage.
-    Nothing is computed differently. A no-op where the C library has no malloc_trim.
-    """
-    trim = _malloc_trim()
-    if trim is not None:
-        trim(0)
-
-
-@functools.cache
-def _malloc_trim() -> Any:
-    import ctypes
-    import ctypes.util
-
-    name = ctypes.util.find_library("c")
-    try:
-        return ctypes.CDLL(name).malloc_trim if name else None
-    except (OSError, AttributeError):
-        return None
-
-
 @contextmanager
 def _timed(timings: dict[str, float], stage: str) -> Iterator[None]:
     started = time.perf_counter()
@@ -278,16 +343,20 @@ class VoiceConverter:
     ) -> None:
         """Load what ``model`` names: a :class:`ConversionRequest` (from
         :func:`~urvc_core.rvc.request.resolve_conversion`), or a library name or
-        ``.pth`` path with the embedder and precision to load it with."""
+        ``.pth`` path with the embedder and precision to load it with, onto ``device``
+        (default: auto, see :func:`~urvc_core.devices.resolve_device`)."""
         from urvc_core.devices import resolve_device
         from urvc_core.rvc.feature_index import FeatureIndex
         from urvc_core.rvc.voice_model import VoiceModel
 
         if not isinstance(model, ConversionRequest):
             model = resolve_conversion(model, {"embedder": embedder, "precision": precision})
+        # Chunks of every length would otherwise each leave their activations' heap
+        # blocks behind, and memory would grow with the song.
+        return_large_blocks_to_the_system()
         self.request = model
         voice = model.voice
-        self.device = device or resolve_device("auto")
+        self.device = resolve_device(device or "auto")
         self.model = VoiceModel.load(
             voice.model_path, device=self.device, precision=model.settings.precision
         )
@@ -320,6 +389,7 @@ class VoiceConverter:
         import torch
 
         from urvc_core.rvc import pitch as pitch_tools
+        from urvc_core.rvc.chunk_noise import ChunkNoise
 
         if request is None:
             request = self.request
@@ -380,13 +450,17 @@ class VoiceConverter:
         )
         hop_out = self.model.hop_length
         output = np.zeros(frame_count * hop_out, dtype=np.float32)
-        generator = torch.Generator().manual_seed(settings.seed)
         context = int(CONTEXT_SECONDS * 100)
+        kept = [_kept_frames(chunks, position) for position in range(len(chunks))]
         # Noise and the sine source's phase are drawn and accumulated once over the whole
         # input (padded by the context at both ends), and each chunk takes its slice: so a
-        # chunk continues exactly where the previous one left off.
-        noise = torch.randn(
-            self.model.inter_channels, frame_count + 2 * context, generator=generator
+        # chunk continues exactly where the previous one left off. The noise is handed
+        # out a chunk's window at a time (indexed from the start of the padded input).
+        noise = ChunkNoise(
+            self.model.inter_channels,
+            frame_count + 2 * context,
+            settings.seed,
+            [keep_start for keep_start, _ in kept],
         )
         phases = None
         if self.info.pitch_guidance:
@@ -396,8 +470,7 @@ class VoiceConverter:
         for position, chunk in enumerate(chunks):
             previous_joined = position > 0 and chunks[position - 1].end == chunk.start
             next_joined = position + 1 < len(chunks) and chunks[position + 1].start == chunk.end
-            keep_start = chunk.start - (CROSSFADE_FRAMES // 2 if previous_joined else 0)
-            keep_end = chunk.end + (CROSSFADE_FRAMES // 2 if next_joined else 0)
+            keep_start, keep_end = kept[position]
             converted = self._convert_frames(
                 samples, f0, noise, phases, keep_start, keep_end, context, settings, timings
             )
@@ -415,12 +488,12 @@ class VoiceConverter:
         with _timed(timings, "post"):
             rate = self.info.sample_rate
             output = mix_loudness_envelope(
-                samples, ENGINE_RATE, output, rate, settings.rms_mix_rate
+                samples, ENGINE_RATE, output, rate, settings.rms_mix_rate, out=output
             )
             output = shift_formants(output, rate, settings.formant)
             if settings.clean:
                 output = reduce_noise(output, rate, settings.clean_strength)
-            result_audio = Audio(np.clip(output, -1.0, 1.0)[np.newaxis, :], rate)
+            result_audio = Audio(np.clip(output, -1.0, 1.0, out=output)[np.newaxis, :], rate)
             if settings.output_sr and settings.output_sr != rate:
                 from urvc_core.audio import resample
 
@@ -462,7 +535,7 @@ class VoiceConverter:
         self,
         samples: np.ndarray,
         f0: np.ndarray,
-        noise: Any,
+        noise: ChunkNoise,
         phases: Any,
         start: int,
         end: int,
@@ -498,7 +571,7 @@ class VoiceConverter:
                 pitch_hz = torch.from_numpy(pitch_window.astype(np.float32))
             # noise and phases are indexed from the start of the padded input.
             first = start - before + context
-            noise_window = noise[:, first : first + frames]
+            noise_window = noise.window(first, first + frames)
             audio = self.model.synthesize(
                 torch.from_numpy(doubled.astype(np.float32)),
                 pitch_hz,
@@ -509,6 +582,18 @@ class VoiceConverter:
             converted = audio.detach().float().cpu().numpy()
         hop_out = self.model.hop_length
         return converted[before * hop_out : (before + end - start) * hop_out].copy()
+
+
+def _kept_frames(chunks: Sequence[Chunk], position: int) -> tuple[int, int]:
+    """The frames chunk ``position`` converts and keeps: its own, and half the crossfade
+    into each neighbour it is joined to."""
+    chunk = chunks[position]
+    previous_joined = position > 0 and chunks[position - 1].end == chunk.start
+    next_joined = position + 1 < len(chunks) and chunks[position + 1].start == chunk.end
+    return (
+        chunk.start - (CROSSFADE_FRAMES // 2 if previous_joined else 0),
+        chunk.end + (CROSSFADE_FRAMES // 2 if next_joined else 0),
+    )
 
 
 def _frames_with_context(
@@ -581,6 +666,7 @@ def convert_voice(
     output_format: str | None = None,
     converter: VoiceConverter | None = None,
     progress: Callable[[float], None] | None = None,
+    device: str | None = None,
     **settings: Any,
 ) -> ConversionResult:
     """Convert a recording (a file path or :class:`Audio`) with a voice model.
@@ -590,7 +676,10 @@ def convert_voice(
     the ``[convert]`` defaults of config.toml. With ``output`` the result is also saved
     (wav/flac/ogg/mp3, from ``output_format`` or the suffix) and its path recorded;
     an output that is the source itself is refused before any work.
-    Pass a :class:`VoiceConverter` to reuse loaded models across calls.
+    ``device`` is where the models run: ``cpu``, ``cuda``, ``cuda:1``, ``mps`` or
+    ``auto`` (default: config.toml's device; see :mod:`urvc_core.devices`).
+    Pass a :class:`VoiceConverter` to reuse loaded models across calls; it runs on the
+    device it was loaded on.
     """
     from urvc_core.audio import (
         check_output_is_not_an_input,
@@ -598,20 +687,30 @@ def convert_voice(
         save_audio,
         write_format_for,
     )
+    from urvc_core.devices import parse_devices, use_device
 
     if output is not None and output_format is not None:
         output = Path(output).with_suffix(f".{output_format}")
     if output is not None:
         write_format_for(output)
         check_output_is_not_an_input(output, [None if isinstance(source, Audio) else source])
-    if converter is None:
-        request = resolve_conversion(model, settings)
-    else:
-        request = converter.request.with_settings(**settings)
-    audio = source if isinstance(source, Audio) else load_audio(source)
-    if converter is None:
-        converter = VoiceConverter(request)
-    result = converter.convert(audio, request, progress=progress)
+    asked = None if device is None else parse_devices([device])[0]
+    if converter is not None and asked is not None and asked != converter.device:
+        raise UrvcError(
+            f"The converter given to convert_voice is loaded on {converter.device}, not on "
+            f"device={device}; leave device out, or load a VoiceConverter on {device}."
+        )
+    # The pitch extractors follow the converter's device where theirs is auto.
+    with use_device(asked if converter is None else converter.device):
+        if converter is None:
+            request = resolve_conversion(model, settings)
+        else:
+            request = converter.request.with_settings(**settings)
+        audio = source if isinstance(source, Audio) else load_audio(source)
+        if converter is None:
+            converter = VoiceConverter(request)
+        result = converter.convert(audio, request, progress=progress)
+    result.device = converter.device
     result.source = None if isinstance(source, Audio) else str(source)
     if output is not None:
         result.output_path = save_audio(result.audio, output)
@@ -630,17 +729,41 @@ def convert_voices(
     output_dir: str | Path,
     output_format: str = "wav",
     progress: Callable[[int, int, float], None] | None = None,
+    device: str | None = None,
+    devices: Sequence[str] | None = None,
     **settings: Any,
 ) -> list[ConversionResult]:
     """Convert several files (or every audio file in folders) with one loaded model.
 
+    ``device`` is where the models run, as for :func:`convert_voice`. ``devices``
+    (``["cuda:0", "cuda:1"]``) spreads the files over several: a model copy on each, and
+    a thread per copy that takes the next file as it finishes one. The same device may
+    come twice (``["cpu", "cpu"]``: two copies sharing it). Each result records its
+    ``device``; the results are in the order of the files either way.
+
     A file that fails (damaged, or named so that its result would replace an input) does
     not stop the others: once all are done, :class:`~urvc_core.errors.BatchError` names
-    each that failed and carries the results of the rest.
+    each that failed and carries the results of the rest. ``progress(number, total,
+    fraction)`` tells how far file ``number`` is; with several devices it is called
+    from their threads, one call at a time.
     """
+    import threading
+
     from urvc_core.audio import READ_FORMATS, check_output_is_not_an_input, write_format_for
+    from urvc_core.devices import parse_devices, spread_over_devices
     from urvc_core.errors import raise_batch_failures
 
+    if device is not None and devices is not None:
+        raise UrvcError(
+            f"convert_voices takes device (one) or devices (several), not both; got "
+            f"device={device!r} and devices={list(devices)!r}."
+        )
+    # A device torch can't see fails here, before any work.
+    chosen: list[str | None] = [None]
+    if devices is not None:
+        chosen = list(parse_devices(devices))
+    elif device is not None:
+        chosen = list(parse_devices([device]))
     files: list[Path] = []
     for source in sources:
         path = Path(source)
@@ -657,31 +780,31 @@ def convert_voices(
             files.append(path)
     request = resolve_conversion(model, settings)
     write_format_for(Path(output_dir) / "check", output_format)
-    converter = VoiceConverter(request)
-    results: list[ConversionResult] = []
-    failures: list[tuple[str, UrvcError]] = []
-    for number, path in enumerate(files):
+    progress_lock = threading.Lock()
+
+    def convert_file(converter: VoiceConverter, number: int, path: Path) -> ConversionResult:
         destination = Path(output_dir) / default_output_name(path, converter.name, output_format)
 
-        def report(fraction: float, number: int = number) -> None:
+        def report(fraction: float) -> None:
             if progress is not None:
-                progress(number, len(files), fraction)
+                with progress_lock:
+                    progress(number, len(files), fraction)
 
-        try:
-            # Any input of the batch, not only this one: another may be named like
-            # this one's result.
-            check_output_is_not_an_input(destination, files)
-            results.append(
-                convert_voice(
-                    path,
-                    model,
-                    output=destination,
-                    converter=converter,
-                    progress=report,
-                    **settings,
-                )
-            )
-        except UrvcError as exc:
-            failures.append((str(path), exc))
+        # Any input of the batch, not only this one: another may be named like this
+        # one's result.
+        check_output_is_not_an_input(destination, files)
+        return convert_voice(
+            path, model, output=destination, converter=converter, progress=report, **settings
+        )
+
+    outcomes = spread_over_devices(
+        files, chosen, lambda _device: VoiceConverter(request), convert_file
+    )
+    results = [outcome for outcome in outcomes if isinstance(outcome, ConversionResult)]
+    failures = [
+        (str(path), outcome)
+        for path, outcome in zip(files, outcomes, strict=True)
+        if isinstance(outcome, UrvcError)
+    ]
     raise_batch_failures(results, failures)
     return results

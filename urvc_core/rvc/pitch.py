@@ -15,6 +15,7 @@ module's.
 
 from __future__ import annotations
 
+import contextvars
 import math
 import re
 import threading
@@ -505,7 +506,12 @@ def _extract_each(
         return [extract(index) for index in range(len(extractors))]
     extraction = _ConcurrentExtraction(extract, len(extractors))
     with ThreadPoolExecutor(len(plan.worker_threads), thread_name_prefix="urvc-f0") as pool:
-        futures = [pool.submit(extraction.run_in_order, group) for group in plan.worker_threads]
+        # Each worker runs in a copy of the caller's context, so a network in it runs on
+        # the device the caller asked for (urvc_core.devices.use_device).
+        futures = [
+            pool.submit(contextvars.copy_context().run, extraction.run_in_order, group)
+            for group in plan.worker_threads
+        ]
         try:
             extraction.run_in_order(plan.calling_thread)
             for future in futures:

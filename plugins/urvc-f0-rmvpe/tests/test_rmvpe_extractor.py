@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-from urvc_f0_rmvpe import RmvpePitch, extractor, salience
+from urvc_f0_rmvpe import RmvpePitch, salience
 from urvc_f0_rmvpe.decoding import bin_cents, cents_to_hz
 from urvc_f0_rmvpe.testing import save_like_rmvpe_pt
 from urvc_f0_rmvpe.weights import RMVPE_WEIGHTS
@@ -145,8 +145,9 @@ def test_empty_and_very_short_inputs(rmvpe_weights: Path) -> None:
     backend = rmvpe()
     assert np.array_equal(backend.extract_f0(np.zeros(0, np.float32), 16000), np.zeros(1))
     for length, rate, hop in ((1, 16000, 160), (100, 16000, 160), (700, 44100, 512)):
-        f0 = backend.extract_f0(signals.harmonic_tone(300.0, length / rate, rate).samples[0],
-                                rate, hop_length=hop)
+        f0 = backend.extract_f0(
+            signals.harmonic_tone(300.0, length / rate, rate).samples[0], rate, hop_length=hop
+        )
         assert f0.shape == (length // hop + 1,)
         assert f0.dtype == np.float32 and np.all(np.isfinite(f0))
 
@@ -195,18 +196,30 @@ def test_half_precision_is_for_gpus_only(rmvpe_weights: Path) -> None:
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a CUDA GPU")
 def test_asking_for_a_gpu_torch_cannot_see_is_an_error(rmvpe_weights: Path) -> None:
-    with pytest.raises(UrvcError, match="sees no CUDA GPU"):
+    with pytest.raises(UrvcError, match=r"^rmvpe: device=cuda is asked for, .* sees no CUDA GPU"):
         rmvpe(device="cuda").extract_f0(np.zeros(1600, np.float32), 16000)
+    with pytest.raises(UrvcError, match=r"^rmvpe: device=cuda:1 is asked for"):
+        rmvpe(device="cuda:1").extract_f0(np.zeros(1600, np.float32), 16000)
 
 
-def test_auto_device_follows_the_configuration_then_torch(
-    urvc_home: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a CUDA GPU")
+def test_auto_device_follows_the_commands_device_then_the_configuration(
+    rmvpe_weights: Path, urvc_home: Path
 ) -> None:
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-    assert extractor.resolve_device("auto") == torch.device("cuda")
-    (urvc_home / "config.toml").write_text('device = "cpu"\n')
-    assert extractor.resolve_device("auto") == torch.device("cpu")
-    assert extractor.resolve_device("cuda") == torch.device("cuda")
+    """The kernel's resolve_device decides: --device (use_device) over config.toml over
+    torch's choice; an explicit device setting over them all."""
+    from urvc_core.devices import use_device
+
+    tone = signals.harmonic_tone(220.0, 0.2, 16000).samples[0]
+    config = urvc_home / "config.toml"  # already points at the weights: keep that
+    config.write_text('device = "cuda"\n' + config.read_text())
+    with pytest.raises(UrvcError, match=r"^rmvpe: device=cuda is asked for"):
+        rmvpe().extract_f0(tone, 16000)
+    with use_device("cpu"):
+        on_the_commands_device = rmvpe().extract_f0(tone, 16000)
+    on_its_own_device = rmvpe(device="cpu").extract_f0(tone, 16000)
+    assert len(on_the_commands_device) == len(on_its_own_device) == 21
+    np.testing.assert_allclose(on_the_commands_device, on_its_own_device, rtol=1e-5)
 
 
 def test_segment_seconds_sets_the_segment_length(

@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from urvc_core.backends import F0Extractor, Setting
+from urvc_core.backends import DeviceSetting, F0Extractor, Setting
+from urvc_core.devices import resolve_device
 from urvc_core.errors import UrvcError
 from urvc_f0_rmvpe.decoding import DEFAULT_THRESHOLD
 from urvc_f0_rmvpe.weights import RMVPE_WEIGHTS
@@ -58,13 +59,12 @@ class RmvpePitch(F0Extractor):
             minimum=0.0,
             maximum=1.0,
         ),
-        Setting(
+        DeviceSetting(
             "device",
             str,
             "auto",
-            "Where the network runs: auto follows config.toml's device, and picks a GPU "
-            "torch sees when that is auto too.",
-            choices=("auto", "cpu", "cuda", "mps"),
+            "Where the network runs: auto follows the command's --device, then config.toml's "
+            "device, and picks a GPU torch sees when that is auto too.",
         ),
         Setting(
             "precision",
@@ -141,39 +141,11 @@ class RmvpePitch(F0Extractor):
         if self.options["runtime"] == "onnxruntime":
             device, dtype = _onnx_device(self.options["device"], precision)
             return _cached_onnx_network(*weights, str(urvc_home().cache)), device, dtype
-        device = resolve_device(self.options["device"])
+        import torch
+
+        device = torch.device(resolve_device(self.options["device"], owner=self.name))
         dtype = _dtype(precision, device)
         return _cached_network(*weights, str(device), precision), device, dtype
-
-
-def resolve_device(setting: str) -> torch.device:
-    """The torch device for a ``device`` setting; ``auto`` defers to config.toml, then to torch.
-
-    A GPU that torch can't see is an error that says so, rather than a silent CPU run.
-    """
-    import torch
-
-    from urvc_core.home import load_config
-
-    if setting == "auto":
-        setting = str(load_config()["device"])
-    mps = getattr(torch.backends, "mps", None)
-    mps_available = mps is not None and mps.is_available()
-    if setting == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        return torch.device("mps") if mps_available else torch.device("cpu")
-    if setting == "cuda" and not torch.cuda.is_available():
-        raise UrvcError(
-            f"rmvpe: device 'cuda' was asked for, but this torch ({torch.__version__}) sees no "
-            f"CUDA GPU; set the device to cpu or auto, or install torch's CUDA build."
-        )
-    if setting == "mps" and not mps_available:
-        raise UrvcError(
-            "rmvpe: device 'mps' was asked for, but torch sees no Apple GPU; set the device "
-            "to cpu or auto."
-        )
-    return torch.device(setting)
 
 
 def _dtype(precision: str, device: torch.device) -> torch.dtype:

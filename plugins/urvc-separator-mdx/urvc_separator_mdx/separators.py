@@ -167,7 +167,7 @@ class AudioSeparatorBackend(Separator):
         # AUDIO_SEPARATOR_MODEL_DIR would send it to another folder, where nothing has
         # been put in place and it would download by itself.
         separator.model_file_dir = str(folder)
-        _apply_device_choice(separator)
+        _apply_device_choice(separator, self.name)
         try:
             with warnings.catch_warnings():
                 separator.load_model(model_filename=self.options["model"])
@@ -500,14 +500,22 @@ def _stem_from_file_name(name: str) -> str:
     return match.group(1)
 
 
-def _apply_device_choice(separator: Any) -> None:
-    """Honour ``device = "cpu"`` in urvc's config; otherwise audio-separator picks the GPU."""
-    from urvc_core.home import load_config
-
-    if load_config()["device"] != "cpu":
-        return
+def _apply_device_choice(separator: Any, backend: str) -> None:
+    """Run on the device urvc decides (the command's --device, then config.toml's
+    device; :func:`urvc_core.devices.resolve_device`), where audio-separator would take
+    the first GPU it finds."""
     import torch
 
-    separator.torch_device = torch.device("cpu")
-    separator.torch_device_cpu = torch.device("cpu")
-    separator.onnx_execution_provider = ["CPUExecutionProvider"]
+    from urvc_core.devices import resolve_device
+
+    device = resolve_device("auto", owner=backend)
+    if device == "cpu":
+        separator.torch_device = torch.device("cpu")
+        separator.torch_device_cpu = torch.device("cpu")
+        separator.onnx_execution_provider = ["CPUExecutionProvider"]
+    elif device.startswith("cuda:"):
+        separator.torch_device = torch.device(device)
+        if separator.onnx_execution_provider == ["CUDAExecutionProvider"]:
+            # ONNX Runtime takes the GPU's number as a provider option, not from torch.
+            index = int(device.partition(":")[2])
+            separator.onnx_execution_provider = [("CUDAExecutionProvider", {"device_id": index})]
