@@ -55,6 +55,10 @@ def stderr_lines(result: Any) -> list[str]:
     return result.stderr.strip().splitlines()
 
 
+# -- an input is never lost ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("command", ["audio convert", "mix", "f0 extract", "convert", "cover"])
 def test_a_command_refuses_to_write_over_its_input(
     run_urvc: Any, voice: tuple[Path, list[str]], song: Path, command: str
 ) -> None:
