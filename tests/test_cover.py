@@ -479,3 +479,164 @@ def test_an_unknown_model_is_a_one_line_error(world: World, tmp_path: Path) -> N
     assert outcome.exit_code == 1 and isinstance(outcome.exception, SystemExit)
     assert "There is no voice model named 'No Such Voice'" in outcome.output
     assert not (tmp_path / "out").exists()
+
+
+# -- steps beside the conversion ---------------------------------------------------------
+
+
+def _karaoke_cover(world: World, cache: StepCache, output: Path, **changes: Any) -> CoverResult:
+    options = {
+        **world.options,
+        "separator_steps": ["karaoke=dsp-center"],
+        "output": output,
+        **changes,
+    }
+    return make_cover(world.song, world.model, cache=cache, **options)
+
+
+@needs_pedalboard
+def test_shifting_beside_the_conversion_changes_nothing_but_the_timing(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import urvc_core.cover
+
+    # Beside the conversion even for 4 s of audio, and on a CPU whose cores torch uses.
+    monkeypatch.setattr(urvc_core.cover, "_PARALLEL_SHIFT_MIN_SECONDS", 0.0)
+    monkeypatch.setattr(urvc_core.cover, "_SHIFT_WHILE_CONVERTING", True)
+    beside = _karaoke_cover(world, StepCache(tmp_path / "beside"), tmp_path / "beside")
+    monkeypatch.setattr(urvc_core.cover, "_SHIFT_WHILE_CONVERTING", False)
+    in_turn = _karaoke_cover(world, StepCache(tmp_path / "in-turn"), tmp_path / "in-turn")
+
+    def described(result: CoverResult) -> list[tuple[str, str | None, bool]]:
+        return [(step.name, step.key, step.cached) for step in result.steps]
+
+    assert described(beside) == described(in_turn)
+    assert [name for name, _, _ in described(beside)] == [
+        "source",
+        "separate.vocals",
+        "separate.karaoke",
+        "convert",
+        "effects",
+        "pitch-shift:instrumental",
+        "pitch-shift:backup",
+        "mix",
+        "save",
+    ]
+    assert beside.pitch == in_turn.pitch == {"vocals": 2.0, "instrumental": 2.0}
+    assert beside.output.read_bytes() == in_turn.output.read_bytes()
+    for role in ("instrumental_shifted", "backup_shifted", "effects"):
+        one = load_audio(beside.intermediates[role]).samples
+        np.testing.assert_array_equal(one, load_audio(in_turn.intermediates[role]).samples)
+
+    steps = {step.name: step for step in beside.steps}
+    convert, shift = steps["convert"], steps["pitch-shift:instrumental"]
+    assert convert.started is not None and shift.started is not None
+    # The shift ran while the lead vocals converted...
+    assert shift.started < convert.started + convert.seconds
+    assert convert.started < shift.started + shift.seconds
+    # ...and not in the cover run in turn.
+    steps = {step.name: step for step in in_turn.steps}
+    convert, shift = steps["convert"], steps["pitch-shift:instrumental"]
+    assert convert.started is not None and shift.started is not None
+    assert shift.started >= convert.started + convert.seconds
+
+
+@needs_pedalboard
+def test_a_failing_shift_beside_the_conversion_is_the_same_error(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import urvc_core.cover
+
+    monkeypatch.setattr(urvc_core.cover, "_PARALLEL_SHIFT_MIN_SECONDS", 0.0)
+    # The cover takes 48 semitones; the pitch-shift effect, in the worker, 24.
+    errors = []
+    for beside in (True, False):
+        monkeypatch.setattr(urvc_core.cover, "_SHIFT_WHILE_CONVERTING", beside)
+        cache = StepCache(tmp_path / f"cache-{beside}")
+        with pytest.raises(UrvcError) as caught:
+            _karaoke_cover(world, cache, tmp_path / "out", instrumental_pitch=30)
+        errors.append(caught.value)
+        assert not [e for e in cache.entries() if e.step == "pitch-shift"]
+        assert not any((cache.root / ".staging").iterdir())
+    assert type(errors[0]) is type(errors[1])
+    assert str(errors[0]) == str(errors[1])
+    assert "30" in str(errors[0]) and "\n" not in str(errors[0])
+    assert not (tmp_path / "out").exists()
+
+
+@needs_pedalboard
+def test_a_failing_shift_stops_the_conversion_beside_it(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+
+    import urvc_core.cover
+
+    monkeypatch.setattr(urvc_core.cover, "_PARALLEL_SHIFT_MIN_SECONDS", 0.0)
+    monkeypatch.setattr(urvc_core.cover, "_SHIFT_WHILE_CONVERTING", True)
+    convert = conversion.VoiceConverter.convert
+
+    def long_conversion(self: Any, audio: Any, request: Any = None, *, progress: Any) -> Any:
+        # A conversion far longer than the shift: it reports progress until stopped.
+        result = convert(self, audio, request, progress=progress)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            progress(0.99)
+            time.sleep(0.05)
+        return result
+
+    monkeypatch.setattr(conversion.VoiceConverter, "convert", long_conversion)
+    cache = StepCache(tmp_path / "cache")
+    started = time.monotonic()
+    with pytest.raises(UrvcError, match="30"):
+        _karaoke_cover(world, cache, tmp_path / "out", instrumental_pitch=30)
+    assert time.monotonic() - started < 100
+    assert sorted(e.step for e in cache.entries()) == ["separate.karaoke", "separate.vocals"]
+    assert not any((cache.root / ".staging").iterdir())
+
+
+@needs_pedalboard
+def test_a_failing_conversion_waits_for_the_shift_beside_it(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import urvc_core.cover
+
+    monkeypatch.setattr(urvc_core.cover, "_PARALLEL_SHIFT_MIN_SECONDS", 0.0)
+    monkeypatch.setattr(urvc_core.cover, "_SHIFT_WHILE_CONVERTING", True)
+
+    def fails(self: Any, audio: Any, settings: Any, progress: Any = None) -> Any:
+        raise RuntimeError("out of memory in the synthesizer")
+
+    monkeypatch.setattr(conversion.VoiceConverter, "convert", fails)
+    cache = StepCache(tmp_path / "cache")
+    with pytest.raises(RuntimeError, match="out of memory"):
+        _karaoke_cover(world, cache, tmp_path / "out")
+    # The shifts under way when the conversion failed ended whole; nothing half-written.
+    assert not any((cache.root / ".staging").iterdir())
+    assert not [e for e in cache.entries() if e.step == "convert"]
+    for entry in cache.entries():
+        for name in entry.outputs:
+            assert entry.path(name).is_file()
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_shift_goes_beside_the_conversion_when_a_core_is_free() -> None:
+    import os
+
+    import torch
+
+    from urvc_core.cover import _core_free_while_converting
+    from urvc_core.devices import resolve_device
+
+    if resolve_device("auto") != "cpu":
+        pytest.skip("converts on a GPU here, which always leaves the CPU free")
+    threads = torch.get_num_threads()
+    cores = len(os.sched_getaffinity(0))
+    try:
+        torch.set_num_threads(cores)
+        assert not _core_free_while_converting()
+        if cores > 1:
+            torch.set_num_threads(cores - 1)
+            assert _core_free_while_converting()
+    finally:
+        torch.set_num_threads(threads)

@@ -15,7 +15,9 @@ know, each one also a library function and a command of its own:
    by default its key change with whole octaves left out (a +12 for a male-to-female
    cover leaves the band alone, +14 moves it +2), or all of it, or none, or a number
    of semitones of your own; two tracks are shifted in parallel worker processes
-   (``urvc pitch-shift``);
+   (``urvc pitch-shift``). When the shift is known before the conversion (it is unless
+   auto pitch decides the voice's shift and the band follows it), the tracks are
+   shifted in a worker process while the lead vocals convert;
 6. **mix** the converted vocals, the instrumental and the backup vocals (converted or
    not) with a gain per track, at the original song's loudness, never clipping
    (:mod:`urvc_core.mixing`, ``urvc mix``), to mp3/wav/flac/ogg at the configured rate,
@@ -55,7 +57,7 @@ import numpy as np
 from urvc_core.backends import Audio
 from urvc_core.cover_options import DEFAULT_NAME_TEMPLATE, FOLLOW_MODES, CoverOptions
 from urvc_core.errors import UrvcError
-from urvc_core.steps import StemRef, StepProgress, StepReport, StepRunner
+from urvc_core.steps import BackgroundSteps, StemRef, StepProgress, StepReport, StepRunner
 
 __all__ = [
     "DEFAULT_NAME_TEMPLATE",
@@ -73,6 +75,14 @@ CoverProgress = StepProgress
 #: Two tracks to shift are shifted in worker processes once there is this much audio:
 #: below it, starting the processes costs more than it saves.
 _PARALLEL_SHIFT_MIN_SECONDS = 20.0
+#: Shift the instrumental and backup vocals in a worker process while the lead vocals
+#: convert, when the shift is known before: True always, False never (every step in turn;
+#: the results are the same either way), None when the conversion leaves a core free
+#: (see :func:`_core_free_while_converting`). ``benchmarks/cover.py --overlap`` compares.
+_SHIFT_WHILE_CONVERTING: bool | None = None
+
+#: One track to shift: its role, the stem, semitones, whether its formants stay.
+_ShiftJob = tuple[str, StemRef, float, bool]
 _TEMPLATE_FIELDS = ("song", "voice", "pitch", "preset", "ext")
 
 
@@ -295,14 +305,26 @@ class _Pipeline:
 
     # -- steps ---------------------------------------------------------------------------
 
-    def _convert(self, runner: StepRunner, stem: StemRef, request: Any, name: str) -> Any:
+    def _convert(
+        self,
+        runner: StepRunner,
+        stem: StemRef,
+        request: Any,
+        name: str,
+        check: Callable[[], None] | None = None,
+    ) -> Any:
+        """Convert ``stem``; ``check`` is called between chunks, and raising there stops
+        the conversion (a step running beside it has failed)."""
         from urvc_core.cache import StepResult
         from urvc_core.version import __version__
 
+        def progress(fraction: float) -> None:
+            if check is not None:
+                check()
+            runner.progress.fraction(fraction)
+
         def compute(staging: Path) -> StepResult:
-            result = self._converter(request).convert(
-                stem.load(), request, progress=runner.progress.fraction
-            )
+            result = self._converter(request).convert(stem.load(), request, progress=progress)
             return StepResult(
                 audio={"vocals": result.audio},
                 extra={
@@ -346,13 +368,18 @@ class _Pipeline:
         )
 
     def _shift(
-        self, runner: StepRunner, jobs: Sequence[tuple[str, StemRef, float, bool]]
+        self, runner: StepRunner, jobs: Sequence[_ShiftJob], *, in_workers: bool | None = None
     ) -> dict[str, StemRef]:
-        """Shift each (role, stem, semitones, preserve formants) job; returns stems by role."""
+        """Shift each job's track; returns stems by role.
+
+        ``in_workers``: shift in worker processes, one per track, as a shift running
+        beside a conversion must (Rubber Band holds the GIL); ``None`` decides by the
+        work to do: two tracks or more, long enough to pay for starting the processes.
+        """
         from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+        from concurrent.futures.process import BrokenProcessPool
 
         from urvc_core.cache import StepResult
-        from urvc_core.plugins import backend_version
 
         results: dict[str, StemRef] = {role: stem for role, stem, _, _ in jobs}
         todo = [job for job in jobs if job[2] != 0]
@@ -360,8 +387,11 @@ class _Pipeline:
             return results
         for _, _, semitones, _ in todo:
             _require_pitch_shift(semitones, "instrumental")
-        plugin, version = backend_version("effect", "pitch-shift")
-        backend_version_text = f"{plugin} {version}"
+        backend_version_text = _shift_backend_version()
+        misses = self._shift_misses(runner, todo)
+        if in_workers is None:
+            duration = sum(job[1].seconds for job in misses)
+            in_workers = len(misses) >= 2 and duration >= _PARALLEL_SHIFT_MIN_SECONDS
         pool: ProcessPoolExecutor | None = None
 
         def compute_for(stem: StemRef, semitones: float, formants: bool) -> Callable[..., Any]:
@@ -371,62 +401,113 @@ class _Pipeline:
                     future: Future[np.ndarray] = pool.submit(
                         _shift_in_worker, audio.samples, audio.sample_rate, semitones, formants
                     )
-                    samples = future.result()
+                    try:
+                        samples = future.result()
+                    except BrokenProcessPool as exc:
+                        raise UrvcError(
+                            f"The pitch-shift worker process died ({exc}); it may have run "
+                            f"out of memory: close other programs, or leave the "
+                            f"instrumental as it is with --follow-pitch none."
+                        ) from exc
                 else:
                     samples = _shift_in_worker(
                         audio.samples, audio.sample_rate, semitones, formants
                     )
+                # The input is in the cache; only its shifted copy is needed from here on.
+                stem.release()
                 return StepResult(audio={"audio": Audio(samples, audio.sample_rate)})
 
             return compute
 
-        def parameters(job: tuple[str, StemRef, float, bool]) -> dict[str, Any]:
-            return {"semitones": job[2], "preserve_formants": job[3]}
-
-        def run(job: tuple[str, StemRef, float, bool]) -> tuple[str, StemRef]:
+        def run(job: _ShiftJob, runner: StepRunner = runner) -> tuple[str, StemRef]:
             role, stem, semitones, formants = job
             entry = runner.run(
                 f"pitch-shift:{role}",
                 "pitch-shift",
                 backend_version_text,
-                parameters(job),
+                _shift_parameters(job),
                 {"audio": stem.digest},
                 compute_for(stem, semitones, formants),
             )
             return role, StemRef.of_entry(entry, "audio")
 
-        misses = [
-            job
-            for job in todo
-            if not runner.is_cached(
-                runner.key(
-                    "pitch-shift",
-                    "pitch-shift",
-                    backend_version_text,
-                    parameters(job),
-                    {"audio": job[1].digest},
-                )
-            )
-        ]
-        duration = sum(job[1].seconds for job in misses)
-        if len(misses) >= 2 and duration >= _PARALLEL_SHIFT_MIN_SECONDS:
+        if in_workers and misses:
             import multiprocessing
 
             # spawn, not fork: this process holds torch's and BLAS's threads.
             pool = ProcessPoolExecutor(
                 max_workers=len(misses), mp_context=multiprocessing.get_context("spawn")
             )
+            # One runner per track, adopted in the jobs' order: the reports keep it
+            # whichever track is done first.
+            detached = [runner.detached() for _ in todo]
             try:
                 with ThreadPoolExecutor(max_workers=len(todo)) as threads:
-                    for role, ref in threads.map(run, todo):
+                    for role, ref in threads.map(run, todo, detached):
                         results[role] = ref
             finally:
                 pool.shutdown(cancel_futures=True)
+            for each in detached:
+                runner.adopt(each)
         else:
             for job in todo:
                 role, ref = run(job)
                 results[role] = ref
         return results
+
+    def _shift_misses(self, runner: StepRunner, jobs: Sequence[_ShiftJob]) -> list[_ShiftJob]:
+        """The jobs the cache can't serve."""
+        version = _shift_backend_version()
+        return [
+            job
+            for job in jobs
+            if job[2] != 0
+            and not runner.is_cached(
+                runner.key(
+                    "pitch-shift",
+                    "pitch-shift",
+                    version,
+                    _shift_parameters(job),
+                    {"audio": job[1].digest},
+                )
+            )
+        ]
+
+    def _shift_before_conversion(self) -> float | None:
+        """The instrumental's shift, if it is known before the lead vocals convert."""
+        options, settings = self.options, self.request.settings
+        if options.instrumental_pitch is not None:
+            return float(options.instrumental_pitch)
+        if options.follow_pitch == "none":
+            return 0.0
+        if settings.auto_pitch == "off":
+            # The conversion shifts the voice by exactly the pitch asked for.
+            return follow_shift(settings.pitch, options.follow_pitch)
+        # Auto pitch decides the voice's shift from its f0, which the band follows: the
+        # shift has to wait for the conversion.
+        return None
+
+    def _start_shift(
+        self, background: BackgroundSteps, runner: StepRunner, jobs: list[_ShiftJob]
+    ) -> None:
+        """Shift ``jobs`` in a worker process beside the conversion, when that pays."""
+        beside = _SHIFT_WHILE_CONVERTING
+        if beside is None:
+            beside = _core_free_while_converting()
+        if not beside or "pitch-shift" not in self._effect_names():
+            return
+        misses = self._shift_misses(runner, jobs)
+        # Below this much audio, starting a process costs more than the overlap saves.
+        if misses and sum(job[1].seconds for job in misses) >= _PARALLEL_SHIFT_MIN_SECONDS:
+            background.start(
+                "pitch-shift", lambda detached: self._shift(detached, jobs, in_workers=True)
+            )
+
+    @staticmethod
+    def _effect_names() -> list[str]:
+        from urvc_core.registry import backend_registry
+
+        return list(backend_registry().names("effect"))
 
     def _mix(self, runner: StepRunner, song: StemRef, tracks: Mapping[str, StemRef]) -> Any:
         from urvc_core.cache import StepResult
@@ -489,40 +570,51 @@ class _Pipeline:
         song = StemRef.of_file(source.sha256, source.path, lambda: load_audio(source.path))
         stems = run_separation(song, self.plan, runner=runner).stems
         intermediates = {role: str(stem.path) for role, stem in stems.items() if stem.path}
-
-        converted = self._convert(runner, stems["lead"], self.request, "convert")
-        vocal_shift = float(converted.extra.get("pitch_shift", self.request.settings.pitch))
-        notes.extend(str(n) for n in converted.extra.get("notes", []) or [])
-        stems["lead"].release()
-        vocals = StemRef.of_entry(converted, "vocals")
-        intermediates["converted"] = str(converted.path("vocals"))
-
-        if self.effects:
-            processed = self._apply_effects(runner, vocals)
-            vocals.release()
-            vocals = StemRef.of_entry(processed, "vocals")
-            intermediates["effects"] = str(processed.path("vocals"))
-
         backup = stems.get("backup")
-        backup_converted = False
-        if backup is not None and options.convert_backup:
-            converted_backup = self._convert(runner, backup, self.backup_request, "convert:backup")
-            backup = StemRef.of_entry(converted_backup, "vocals")
-            backup_converted = True
-            intermediates["backup_converted"] = str(converted_backup.path("vocals"))
+        backup_converted = backup is not None and options.convert_backup
 
-        shift = (
-            float(options.instrumental_pitch)
-            if options.instrumental_pitch is not None
-            else follow_shift(vocal_shift, options.follow_pitch)
-        )
-        jobs: list[tuple[str, StemRef, float, bool]] = []
-        if "instrumental" in stems:
-            jobs.append(("instrumental", stems["instrumental"], shift, False))
-        if backup is not None and not backup_converted:
-            # A voice: its formants stay where they were, as they would in a real singer.
-            jobs.append(("backup", backup, shift, True))
-        shifted = self._shift(runner, jobs)
+        with BackgroundSteps(runner) as background:
+            early_shift = self._shift_before_conversion()
+            early_jobs = (
+                _shift_jobs(stems, early_shift, backup_converted) if early_shift is not None else []
+            )
+            self._start_shift(background, runner, early_jobs)
+
+            converted = self._convert(
+                runner, stems["lead"], self.request, "convert", check=background.check
+            )
+            vocal_shift = float(converted.extra.get("pitch_shift", self.request.settings.pitch))
+            notes.extend(str(n) for n in converted.extra.get("notes", []) or [])
+            stems["lead"].release()
+            vocals = StemRef.of_entry(converted, "vocals")
+            intermediates["converted"] = str(converted.path("vocals"))
+            background.check()
+
+            if self.effects:
+                processed = self._apply_effects(runner, vocals)
+                vocals.release()
+                vocals = StemRef.of_entry(processed, "vocals")
+                intermediates["effects"] = str(processed.path("vocals"))
+
+            # The backup vocals convert after the lead, not beside it: on a CPU both
+            # conversions would share the same cores (torch's threads already use them all).
+            if backup is not None and backup_converted:
+                converted_backup = self._convert(
+                    runner, backup, self.backup_request, "convert:backup", check=background.check
+                )
+                backup = StemRef.of_entry(converted_backup, "vocals")
+                intermediates["backup_converted"] = str(converted_backup.path("vocals"))
+
+            shift = (
+                float(options.instrumental_pitch)
+                if options.instrumental_pitch is not None
+                else follow_shift(vocal_shift, options.follow_pitch)
+            )
+            jobs = _shift_jobs(stems, shift, backup_converted)
+            if "pitch-shift" in background and _same_jobs(jobs, early_jobs):
+                shifted = background.result("pitch-shift")
+            else:
+                shifted = self._shift(runner, jobs)
         for role in ("instrumental", "backup"):
             if role in shifted and shifted[role] is not stems.get(role):
                 intermediates[f"{role}_shifted"] = str(shifted[role].path)
@@ -533,6 +625,7 @@ class _Pipeline:
             stem.release()
 
         runner.progress.step("save")
+        save_began = time.time()
         save_started = time.perf_counter()
         destination = self._destination(source.name, vocal_shift)
         check_output_is_not_an_input(destination, [source.path])
@@ -544,6 +637,7 @@ class _Pipeline:
                 time.perf_counter() - save_started,
                 False,
                 outputs={"cover": str(destination)},
+                started=save_began,
             )
         )
 
@@ -587,6 +681,61 @@ class _Pipeline:
         return self.output_dir / name
 
 
+def _core_free_while_converting() -> bool:
+    """Whether a conversion leaves a CPU core free for a shift beside it.
+
+    On a GPU it does. On the CPU, torch's threads take every core: measured on two
+    (``benchmarks/cover.py``, 60 s song, idle machine), shifting beside the conversion
+    slowed it by 9 s to save the shift's 5 s, the two processes' threads taking turns.
+    """
+    import os
+
+    from urvc_core.devices import resolve_device
+
+    try:
+        device = resolve_device("auto")
+    except UrvcError:
+        return False  # the conversion says what is wrong
+    if device != "cpu":
+        return True
+    import torch
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return torch.get_num_threads() < (cores or 1)
+
+
+def _shift_jobs(
+    stems: Mapping[str, StemRef], semitones: float, backup_converted: bool
+) -> list[_ShiftJob]:
+    """The tracks that follow the voice's shift: the instrumental, and the backup vocals
+    unless they were converted (a converted voice has its own pitch)."""
+    jobs: list[_ShiftJob] = []
+    if "instrumental" in stems:
+        jobs.append(("instrumental", stems["instrumental"], semitones, False))
+    if "backup" in stems and not backup_converted:
+        # A voice: its formants stay where they were, as they would in a real singer.
+        jobs.append(("backup", stems["backup"], semitones, True))
+    return jobs
+
+
+def _same_jobs(one: Sequence[_ShiftJob], other: Sequence[_ShiftJob]) -> bool:
+    def described(jobs: Sequence[_ShiftJob]) -> list[tuple[str, str, float, bool]]:
+        return [(role, stem.digest, semitones, keep) for role, stem, semitones, keep in jobs]
+
+    return described(one) == described(other)
+
+
+def _shift_parameters(job: _ShiftJob) -> dict[str, Any]:
+    return {"semitones": job[2], "preserve_formants": job[3]}
+
+
+def _shift_backend_version() -> str:
+    from urvc_core.plugins import backend_version
+
+    plugin, version = backend_version("effect", "pitch-shift")
+    return f"{plugin} {version}"
+
+
 def _safe_file_name(name: str) -> str:
     cleaned = re.sub(r"[\x00-\x1f/\\:*?\"<>|]+", " ", name)
     cleaned = " ".join(cleaned.split()).strip(" .")
@@ -626,11 +775,25 @@ def make_covers(
     others: once all are done, :class:`~urvc_core.errors.BatchError` names each that
     failed and carries the covers of the rest.
     """
+    from urvc_core.devices import use_device
+
+    options = CoverOptions.from_settings(settings, options)
+    with use_device(options.device):
+        return _make_covers(sources, voice, options, cache=cache, progress=progress)
+
+
+def _make_covers(
+    sources: Sequence[str | Path],
+    voice: str | Path,
+    options: CoverOptions,
+    *,
+    cache: Any,
+    progress: StepProgress | None,
+) -> list[CoverResult]:
     from urvc_core.audio import check_output_is_not_an_input
     from urvc_core.errors import raise_batch_failures
     from urvc_core.sources import resolve_sources
 
-    options = CoverOptions.from_settings(settings, options)
     # Every song is found first, so a typo in the third fails before the first is sung.
     started = time.perf_counter()
     found = resolve_sources(list(sources), cookies=options.cookies, progress=progress is not None)
@@ -676,8 +839,9 @@ def make_cover(
     ``voice`` is a library name (``urvc models list``), a ``.pth`` path, or the URL of
     a ``.pth`` or ``.zip``, downloaded into the library on first use. ``options`` is a
     :class:`~urvc_core.cover_options.CoverOptions`; keyword arguments change any of its
-    settings or any conversion setting (``pitch=12``, ``f0_method="rmvpe"``), checked
-    against :data:`~urvc_core.cover_options.COVER_SETTINGS` and
+    settings (``device="cuda:1"``) or any conversion setting (``pitch=12``,
+    ``f0_method="rmvpe"``), checked against
+    :data:`~urvc_core.cover_options.COVER_SETTINGS` and
     :data:`~urvc_core.rvc.settings.CONVERSION_SETTINGS`. ``cache`` is a
     :class:`~urvc_core.cache.StepCache`, ``progress`` a
     :class:`~urvc_core.steps.StepProgress`.

@@ -6,6 +6,12 @@ produced it (:func:`urvc_core.cache.step_key`), serves it from the cache or comp
 tells the progress display, and keeps a :class:`StepReport` and the key. Steps hand
 each other :class:`StemRef`\\ s: audio known by its content hash, read from the cached
 file only when a step needs the samples, so a long batch keeps little in memory.
+
+A step that runs beside another (a cover shifts the instrumental's pitch while the lead
+vocals convert) runs through a :meth:`StepRunner.detached` runner, which tells the
+progress display nothing; :meth:`StepRunner.adopt` then takes in its reports at the
+point where the step would have run in turn, so the reports and the progress display
+keep one order whatever ran at the same time.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ from urvc_core.errors import UrvcError
 if TYPE_CHECKING:
     from urvc_core.cache import CacheEntry, StepCache, StepResult
 
-__all__ = ["StemRef", "StepProgress", "StepReport", "StepRunner"]
+__all__ = ["BackgroundSteps", "StemRef", "StepProgress", "StepReport", "StepRunner"]
 
 
 @dataclass
@@ -79,6 +85,9 @@ class StepReport:
     key: str | None = None
     outputs: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    #: When the step began (seconds since the epoch, ``time.time()``), where known: with
+    #: ``seconds``, it shows which steps ran at the same time.
+    started: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -89,6 +98,7 @@ class StepReport:
             "key": self.key,
             "outputs": self.outputs,
             "notes": self.notes,
+            "started": None if self.started is None else round(self.started, 3),
         }
 
 
@@ -181,6 +191,7 @@ class StepRunner:
         step = name.split(":")[0]
         self.progress.step(name)
         key = self.key(step, backend, version, parameters, inputs)
+        began = time.time()
         started = time.perf_counter()
         entry, hit = self.cache.get_or_compute(
             key,
@@ -199,13 +210,75 @@ class StepRunner:
             cached=hit,
             key=key,
             outputs={output: str(entry.path(output)) for output in entry.outputs},
+            started=began,
         )
         self.keys.append(key)
         self.record(report)
         return entry
+
+    def detached(self) -> StepRunner:
+        """A runner over the same cache for steps run beside this runner's: it tells the
+        progress display nothing, and its reports join this runner's by :meth:`adopt`."""
+        return StepRunner(self.cache, refresh=self.refresh)
+
+    def adopt(self, other: StepRunner) -> None:
+        """Take in the steps a :meth:`detached` runner ran, in its order, telling the
+        progress display of each now, as if it had just run here."""
+        for report in other.reports:
+            self.progress.step(report.name)
+            self.record(report)
+        self.keys.extend(other.keys)
+        other.reports, other.keys = [], []
 
     def record(self, report: StepReport) -> None:
         """Add a step's report: one of :meth:`run`, or one that ran outside the step
         cache (finding the song, saving the cover)."""
         self.reports.append(report)
         self.progress.step_done(report)
+
+
+class BackgroundSteps:
+    """Steps of one pipeline run that go on in threads while the pipeline carries on.
+
+    :meth:`start` runs ``work(runner)`` in a thread with a :meth:`~StepRunner.detached`
+    runner; :meth:`result` waits for it, adopts its reports into the main runner and
+    returns what ``work`` returned, or raises what it raised. :meth:`check`, called
+    between pieces of the main work (a conversion's progress callback), raises a failed
+    background step's error at once, so the main work stops instead of finishing in
+    vain. Leaving the ``with`` block waits for whatever still runs: its cache entries
+    are whole (or absent), never half-written, and no thread outlives the run.
+    """
+
+    def __init__(self, runner: StepRunner) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.runner = runner
+        self._threads = ThreadPoolExecutor(thread_name_prefix="urvc-steps")
+        self._running: dict[str, tuple[Any, StepRunner]] = {}
+
+    def __enter__(self) -> BackgroundSteps:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        # Work that has not begun is dropped; work under way ends by itself.
+        self._threads.shutdown(wait=True, cancel_futures=True)
+
+    def start(self, name: str, work: Callable[[StepRunner], Any]) -> None:
+        detached = self.runner.detached()
+        self._running[name] = (self._threads.submit(work, detached), detached)
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._running
+
+    def check(self) -> None:
+        """Raise the error of a background step that failed, if one has."""
+        for future, _ in self._running.values():
+            error = future.exception() if future.done() and not future.cancelled() else None
+            if error is not None:
+                raise error
+
+    def result(self, name: str) -> Any:
+        future, detached = self._running.pop(name)
+        value = future.result()
+        self.runner.adopt(detached)
+        return value
