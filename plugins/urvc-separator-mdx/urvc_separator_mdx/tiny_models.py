@@ -1,4 +1,5 @@
-"""Tiny models in each UVR family's real file format, for tests and benchmarks.
+"""Models in each UVR family's real file format: tiny ones for tests, full-size ones for
+benchmarks.
 
 No separation weights can be downloaded in CI, yet the code worth testing is
 audio-separator's own: how it finds a model's parameters, loads the file, cuts the song
@@ -13,6 +14,13 @@ them up in:
   go into ``mdx_model_data.json`` under the MD5 audio-separator computes for the file.
 * :func:`build_tiny_roformer`: a BS-Roformer checkpoint (random weights) and its YAML
   config, listed in ``download_checks.json``'s Roformer list.
+* :func:`build_mdx_net_model` and :func:`build_full_size_roformer`: random-weight models
+  of the sizes users download, for benchmarks: an MDX-Net TFC-TDF U-Net in ONNX of a
+  shape in :data:`MDX_NET_SHAPES` (``voc-ft``, ``UVR-MDX-NET-Voc_FT``'s: 16.7 M
+  parameters, 63.6 MiB; ``kara-2``; ``tiny`` for tests) and viperx's BS-Roformer
+  (``model_bs_roformer_ep_317_sdr_12.9755``: 159.8 M parameters, 639 MB), through the
+  same code as the tiny ones. They compute nothing useful, with the real models'
+  arithmetic.
 * :func:`build_tiny_vr_model`: a VR 5.1 ``CascadedNet`` state dict (random weights)
   with its entry in ``vr_model_data.json``.
 * :func:`build_tiny_demucs`: a Demucs v4 package of a small HTDemucs (random weights)
@@ -28,6 +36,7 @@ from __future__ import annotations
 import functools
 import json
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -70,35 +79,69 @@ def build_centre_mdx_model(
     The model is listed in the folder's ``download_checks.json`` and its parameters are
     added to ``mdx_model_data.json``.
     """
+    return _save_mdx_model(
+        folder,
+        filename,
+        _centre_mask_onnx(dim_f, 2**dim_t_power, mask_exponent),
+        {
+            "compensate": 1.0,
+            "mdx_dim_f_set": dim_f,
+            "mdx_dim_t_set": dim_t_power,
+            "mdx_n_fft_scale_set": n_fft,
+            "primary_stem": primary_stem,
+        },
+        is_karaoke=is_karaoke,
+    )
+
+
+def _save_mdx_model(
+    folder: Path, filename: str, network: bytes, entry: dict[str, Any], *, is_karaoke: bool
+) -> Path:
+    """Write an MDX-Net ONNX file with its ``mdx_model_data.json`` entry and its listing."""
     import onnx
 
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / filename
-    model = onnx.load_from_string(_centre_mask_onnx(dim_f, 2**dim_t_power, mask_exponent))
+    model = onnx.load_from_string(network)
     # Two models built alike must still differ, since audio-separator tells models apart
     # by their bytes alone.
-    model.doc_string = f"urvc tiny MDX-Net model {filename}"
+    model.doc_string = f"urvc test MDX-Net model {filename}"
     onnx.save(model, str(path))
-
-    entry: dict[str, Any] = {
-        "compensate": 1.0,
-        "mdx_dim_f_set": dim_f,
-        "mdx_dim_t_set": dim_t_power,
-        "mdx_n_fft_scale_set": n_fft,
-        "primary_stem": primary_stem,
-    }
     if is_karaoke:
-        entry["is_karaoke"] = True
+        entry = {**entry, "is_karaoke": True}
     _update_json(folder / MDX_MODEL_DATA_FILE, {audio_separator_hash(path): entry})
     _list_model(folder, "mdx_download_list", f"MDX-Net Model: {path.stem}", filename)
     return path
 
 
+def _onnx_bytes(network: Any, input_shape: tuple[int, ...]) -> bytes:
+    """``network`` exported as UVR's MDX-Net files are: opset 13, a dynamic batch axis."""
+    import tempfile
+
+    import torch
+
+    with tempfile.TemporaryDirectory() as scratch, warnings.catch_warnings():
+        # The TorchScript exporter is deprecated in favour of one that needs onnxscript;
+        # it still writes the same kind of graph as UVR's files.
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            network.eval(),
+            (torch.zeros(*input_shape),),
+            f"{scratch}/model.onnx",
+            input_names=["input"],
+            output_names=["output"],
+            dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}},
+            # UVR's MDX-Net files are opset 11 to 13, which onnx2torch converts; it has
+            # no converter for some newer opsets' operators.
+            opset_version=13,
+            dynamo=False,
+        )
+        return Path(scratch, "model.onnx").read_bytes()
+
+
 @functools.lru_cache(maxsize=4)
 def _centre_mask_onnx(dim_f: int, dim_t: int, mask_exponent: int) -> bytes:
     """The centre-mask network as ONNX bytes (exported once per shape: export is slow)."""
-    import tempfile
-
     import torch
 
     class CentreMask(torch.nn.Module):
@@ -117,23 +160,129 @@ def _centre_mask_onnx(dim_f: int, dim_t: int, mask_exponent: int) -> bytes:
             mid_im = 0.5 * (left_im + right_im) * mask
             return torch.stack([mid_re, mid_im, mid_re, mid_im], dim=1)
 
-    with tempfile.TemporaryDirectory() as scratch, warnings.catch_warnings():
-        # The TorchScript exporter is deprecated in favour of one that needs onnxscript;
-        # it still writes the same kind of graph as UVR's files.
-        warnings.simplefilter("ignore")
-        torch.onnx.export(
-            CentreMask().eval(),
-            (torch.zeros(1, 4, dim_f, dim_t),),
-            f"{scratch}/model.onnx",
-            input_names=["input"],
-            output_names=["output"],
-            dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}},
-            # UVR's MDX-Net files are opset 11 to 13, which onnx2torch converts; it has
-            # no converter for some newer opsets' operators.
-            opset_version=13,
-            dynamo=False,
+    return _onnx_bytes(CentreMask(), (1, 4, dim_f, dim_t))
+
+
+@dataclass(frozen=True)
+class MdxNetShape:
+    """The hyper-parameters of an MDX-Net file: the STFT it reads (``n_fft``, its first
+    ``dim_f`` bins, ``2 ** dim_t_power`` frames) and the size of its TFC-TDF U-Net
+    (kuielab's ``ConvTDFNet``, which UVR trained its MDX-Net models with): ``blocks``
+    TFC-TDF blocks (encoder, bottleneck, decoder), ``layers`` 3x3 convolutions in each,
+    ``growth`` channels added at each scale, the TDF's frequency ``bottleneck`` factor."""
+
+    n_fft: int
+    dim_f: int
+    dim_t_power: int
+    blocks: int
+    layers: int
+    growth: int
+    bottleneck: int
+    compensate: float
+
+
+#: MDX-Net shapes by name. UVR publishes each model's STFT parameters (its
+#: ``mdx_model_data.json``) but not its network's; these are the ones whose parameter
+#: count gives the published file's size.
+MDX_NET_SHAPES: dict[str, MdxNetShape] = {
+    # UVR-MDX-NET-Voc_FT, and Kim_Vocal_2 and Inst_HQ_3 alike: 63.6 MiB.
+    "voc-ft": MdxNetShape(7680, 3072, 8, 11, 3, 48, 8, compensate=1.021),
+    # UVR_MDXNET_KARA_2: 28.3 MiB.
+    "kara-2": MdxNetShape(5120, 2048, 8, 11, 3, 32, 8, compensate=1.065),
+    # The same layout, small enough for a test.
+    "tiny": MdxNetShape(2048, 1024, 6, 3, 1, 4, 8, compensate=1.0),
+}
+
+
+def build_mdx_net_model(
+    folder: Path,
+    filename: str,
+    *,
+    shape: str = "voc-ft",
+    primary_stem: str = "Vocals",
+    is_karaoke: bool = False,
+    seed: int = 0,
+) -> Path:
+    """Write an MDX-Net ONNX model of a published shape (:data:`MDX_NET_SHAPES`), random
+    weights, with its ``mdx_model_data.json`` entry: the arithmetic and file size of the
+    real model, for benchmarks. Exporting the full-size network takes about 30 s."""
+    import torch
+
+    chosen = MDX_NET_SHAPES[shape]
+    torch.manual_seed(seed)
+    network = conv_tdf_net(chosen)
+    dim_t = 2**chosen.dim_t_power
+    return _save_mdx_model(
+        folder,
+        filename,
+        _onnx_bytes(network, (1, 4, chosen.dim_f, dim_t)),
+        {
+            "compensate": chosen.compensate,
+            "mdx_dim_f_set": chosen.dim_f,
+            "mdx_dim_t_set": chosen.dim_t_power,
+            "mdx_n_fft_scale_set": chosen.n_fft,
+            "primary_stem": primary_stem,
+        },
+        is_karaoke=is_karaoke,
+    )
+
+
+def conv_tdf_net(shape: MdxNetShape) -> Any:
+    """kuielab's ``ConvTDFNet`` (audio-separator's ``uvr_lib_v5.mdxnet``, which needs
+    PyTorch Lightning to import), built from audio-separator's own TFC-TDF blocks, with
+    batch normalisation as UVR's models have."""
+    import torch
+    from audio_separator.separator.uvr_lib_v5.modules import TFC_TDF
+    from torch import nn
+
+    def block(channels: int, bins: int) -> nn.Module:
+        return TFC_TDF(
+            channels, shape.layers, bins, 3, shape.bottleneck, bias=False, norm=nn.BatchNorm2d
         )
-        return Path(scratch, "model.onnx").read_bytes()
+
+    def scale(kind: type[nn.Module], channels_in: int, channels_out: int) -> nn.Module:
+        return nn.Sequential(
+            kind(channels_in, channels_out, kernel_size=2, stride=2),
+            nn.BatchNorm2d(channels_out),
+            nn.ReLU(),
+        )
+
+    class ConvTDFNet(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            growth, scales = shape.growth, shape.blocks // 2
+            self.first_conv = nn.Sequential(
+                nn.Conv2d(4, growth, kernel_size=1), nn.BatchNorm2d(growth), nn.ReLU()
+            )
+            self.encoding_blocks, self.ds = nn.ModuleList(), nn.ModuleList()
+            self.decoding_blocks, self.us = nn.ModuleList(), nn.ModuleList()
+            bins, channels = shape.dim_f, growth
+            for _ in range(scales):
+                self.encoding_blocks.append(block(channels, bins))
+                self.ds.append(scale(nn.Conv2d, channels, channels + growth))
+                bins, channels = bins // 2, channels + growth
+            self.bottleneck_block = block(channels, bins)
+            for _ in range(scales):
+                self.us.append(scale(nn.ConvTranspose2d, channels, channels - growth))
+                bins, channels = bins * 2, channels - growth
+                self.decoding_blocks.append(block(channels, bins))
+            self.final_conv = nn.Conv2d(channels, 4, kernel_size=1)
+
+        def forward(self, spectrum: torch.Tensor) -> torch.Tensor:
+            x = self.first_conv(spectrum).transpose(-1, -2)
+            skips = []
+            for encode, down in zip(self.encoding_blocks, self.ds, strict=True):
+                x = encode(x)
+                skips.append(x)
+                x = down(x)
+            x = self.bottleneck_block(x)
+            for up, decode, skip in zip(
+                self.us, self.decoding_blocks, reversed(skips), strict=True
+            ):
+                x = decode(up(x) * skip)
+            return self.final_conv(x.transpose(-1, -2))
+
+    return ConvTDFNet()
 
 
 def build_tiny_roformer(
@@ -152,28 +301,68 @@ def build_tiny_roformer(
     ``inference`` sections); audio-separator chunks the song into ``hop * (dim_t - 1)``
     samples with ``num_overlap`` windows overlapping.
     """
-    import torch
-    import yaml
-
-    hop = 441
-    n_fft = 2048
-    bins = n_fft // 2 + 1
     # 1025 bins in 8 bands: coarse, but shaped like the real models' band split.
-    freqs_per_bands = [16, 16, 32, 64, 128, 256, 256, 257]
-    assert sum(freqs_per_bands) == bins
-    model_config = {
+    model = {
         "dim": 16,
         "depth": 1,
-        "stereo": True,
-        "num_stems": 1,
-        "time_transformer_depth": 1,
-        "freq_transformer_depth": 1,
-        "freqs_per_bands": freqs_per_bands,
+        "freqs_per_bands": [16, 16, 32, 64, 128, 256, 256, 257],
         "dim_head": 8,
         "heads": 2,
         "attn_dropout": 0.0,
         "ff_dropout": 0.0,
         "flash_attn": False,
+    }
+    inference = {"batch_size": 1, "dim_t": dim_t, "num_overlap": num_overlap}
+    training = {"instruments": list(instruments), "target_instrument": target_instrument}
+    return _build_bs_roformer(folder, filename, model, training, inference, seed)
+
+
+def build_full_size_roformer(
+    folder: Path, filename: str = "model_bs_roformer_ep_317_sdr_12.9755.ckpt", *, seed: int = 0
+) -> Path:
+    """Write viperx's BS-Roformer (``model_bs_roformer_ep_317_sdr_12.9755``) with random
+    weights: its published config (dim 512, depth 12, 62 bands; 159.8 M parameters, a
+    639 MB checkpoint), for benchmarks."""
+    # ZFTurbo's configs/viperx/model_bs_roformer_ep_317_sdr_12.9755.yaml.
+    bands = [2] * 24 + [4] * 12 + [12] * 8 + [24] * 8 + [48] * 8 + [128, 129]
+    model = {
+        "dim": 512,
+        "depth": 12,
+        "linear_transformer_depth": 0,
+        "freqs_per_bands": bands,
+        "dim_head": 64,
+        "heads": 8,
+        "attn_dropout": 0.1,
+        "ff_dropout": 0.1,
+        "flash_attn": True,
+    }
+    inference = {"batch_size": 4, "dim_t": 801, "num_overlap": 2}
+    training = {"instruments": ["vocals", "other"], "target_instrument": "vocals"}
+    return _build_bs_roformer(folder, filename, model, training, inference, seed)
+
+
+def _build_bs_roformer(
+    folder: Path,
+    filename: str,
+    model: dict[str, Any],
+    training: dict[str, Any],
+    inference: dict[str, Any],
+    seed: int,
+) -> Path:
+    """A BS-Roformer of ``model``'s size at 44.1 kHz (n_fft 2048, hop 441, stereo, one
+    stem), its checkpoint and its YAML, listed in ``download_checks.json``."""
+    import torch
+    import yaml
+    from audio_separator.separator.uvr_lib_v5.roformer.bs_roformer import BSRoformer
+
+    hop, n_fft, bins = 441, 2048, 1025
+    assert sum(model["freqs_per_bands"]) == bins
+    model_config = {
+        **model,
+        "stereo": True,
+        "num_stems": 1,
+        "time_transformer_depth": 1,
+        "freq_transformer_depth": 1,
         "dim_freqs_in": bins,
         "stft_n_fft": n_fft,
         "stft_hop_length": hop,
@@ -183,9 +372,9 @@ def build_tiny_roformer(
     }
     config = {
         "audio": {
-            "chunk_size": hop * (dim_t - 1),
+            "chunk_size": hop * (inference["dim_t"] - 1),
             "dim_f": 1024,
-            "dim_t": dim_t,
+            "dim_t": inference["dim_t"],
             "hop_length": hop,
             "n_fft": n_fft,
             "num_channels": 2,
@@ -193,18 +382,13 @@ def build_tiny_roformer(
             "min_mean_abs": 0.0,
         },
         "model": model_config,
-        "training": {
-            "instruments": list(instruments),
-            "target_instrument": target_instrument,
-        },
-        "inference": {"batch_size": 1, "dim_t": dim_t, "num_overlap": num_overlap},
+        "training": training,
+        "inference": inference,
     }
-
-    from audio_separator.separator.uvr_lib_v5.roformer.bs_roformer import BSRoformer
 
     torch.manual_seed(seed)
     arguments = {k: v for k, v in model_config.items() if k != "dim_freqs_in"}
-    arguments["freqs_per_bands"] = tuple(freqs_per_bands)
+    arguments["freqs_per_bands"] = tuple(model["freqs_per_bands"])
     network = BSRoformer(**arguments)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / filename
