@@ -15,6 +15,7 @@ import pytest
 from urvc_core.audio import audio_info, load_audio
 from urvc_core.demo import DEMO_VOICE_NAME, build_demo_song, run_demo
 from urvc_core.mixing import integrated_loudness
+from urvc_core.testing.signals import praat_pitch_hz
 
 # Slow (the demo's whole cover): `pytest -m "not slow"` leaves these out.
 pytestmark = pytest.mark.slow
@@ -95,16 +96,6 @@ def test_urvc_demo_runs_offline_and_says_what_it_used(
     assert again.cover.computed == [] and again.cover.output == cover
 
 
-def _pitch_hz(samples: np.ndarray, sample_rate: int) -> np.ndarray:
-    """Praat's autocorrelation pitch every 10 ms (0 where unvoiced): a tracker the
-    cover itself doesn't use (it runs FCPE), so the check is independent of it."""
-    import parselmouth
-
-    sound = parselmouth.Sound(samples.astype(np.float64), sample_rate)
-    pitch = sound.to_pitch_ac(time_step=0.01, pitch_floor=75.0, pitch_ceiling=400.0)
-    return np.asarray(pitch.selected_array["frequency"])
-
-
 def _melody_agreement(melody_hz: np.ndarray, sung_hz: np.ndarray) -> tuple[float, float, float]:
     """(share of the melody's voiced frames that are voiced in ``sung_hz``, median
     |deviation| in cents on the frames both are voiced, share of those within 50 cents)."""
@@ -134,13 +125,11 @@ def test_the_demo_cover_hums_the_song_s_melody_as_loud_as_the_band(
     )
     mixed = load_audio(cover.output)
     melody = build_demo_song_tracks().vocals
-    melody_hz = _pitch_hz(melody.samples[0], melody.sample_rate)
+    melody_hz = praat_pitch_hz(melody)
     assert np.count_nonzero(melody_hz) > 300  # two sentences of speech: 3 s voiced
 
     # The cover's centre channel, band and all, carries the song's melody.
-    heard, median_cents, within_50 = _melody_agreement(
-        melody_hz, _pitch_hz(mixed.samples.mean(axis=0), mixed.sample_rate)
-    )
+    heard, median_cents, within_50 = _melody_agreement(melody_hz, praat_pitch_hz(mixed))
     print(f"cover: voiced {heard:.0%}, median {median_cents:.1f} cents, within 50: {within_50:.0%}")
     assert heard > 0.75
     assert median_cents < 50
@@ -148,14 +137,10 @@ def test_the_demo_cover_hums_the_song_s_melody_as_loud_as_the_band(
     # The converted voice alone follows it closely; the backing track alone does not
     # (so the check above is the voice's, not the band's).
     converted = load_audio(cover.intermediates["converted"])
-    _, converted_cents, converted_within = _melody_agreement(
-        melody_hz, _pitch_hz(converted.samples.mean(axis=0), converted.sample_rate)
-    )
+    _, converted_cents, converted_within = _melody_agreement(melody_hz, praat_pitch_hz(converted))
     assert converted_cents < 30 and converted_within > 0.75
     backing = load_audio(cover.intermediates["instrumental"])
-    _, backing_cents, _ = _melody_agreement(
-        melody_hz, _pitch_hz(backing.samples.mean(axis=0), backing.sample_rate)
-    )
+    _, backing_cents, _ = _melody_agreement(melody_hz, praat_pitch_hz(backing))
     assert backing_cents > 200
 
     # The voice that goes into the mix (after effects) is within 10 LU of the band,

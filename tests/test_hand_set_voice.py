@@ -22,20 +22,13 @@ from urvc_core.rvc.random_voice_models import tiny_config
 from urvc_core.rvc.voice_model import VoiceModel
 from urvc_core.testing import speech
 from urvc_core.testing.embedder_models import build_hf_hubert_folder
+from urvc_core.testing.signals import praat_pitch_hz
 from urvc_core.testing.voice_models import build_voice_model_file
 
 
 @pytest.fixture(scope="module")
 def embedder_256(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_hf_hubert_folder(tmp_path_factory.mktemp("hubert") / "h64", hidden_size=64)
-
-
-def _praat_pitch(audio: Audio) -> np.ndarray:
-    import parselmouth
-
-    sound = parselmouth.Sound(audio.to_mono().samples[0].astype(np.float64), audio.sample_rate)
-    pitch = sound.to_pitch_ac(time_step=0.01, pitch_floor=75.0, pitch_ceiling=400.0)
-    return np.asarray(pitch.selected_array["frequency"])
 
 
 def _frame_rms_db(audio: Audio) -> np.ndarray:
@@ -67,7 +60,7 @@ def test_it_hums_the_input_s_melody_and_is_silent_where_nothing_is_voiced(
     assert hummed.sample_rate == 40000
     assert hummed.duration == pytest.approx(sentence.duration, abs=0.02)
 
-    melody, sung = _praat_pitch(sentence), _praat_pitch(hummed)
+    melody, sung = praat_pitch_hz(sentence), praat_pitch_hz(hummed)
     frames = min(len(melody), len(sung))
     melody, sung = melody[:frames], sung[:frames]
     voiced = melody > 0
@@ -116,7 +109,7 @@ def test_every_configuration_renders_the_pitch(version: str, rate: int) -> None:
         audio = network.infer(features, pitch, speaker_id=0, noise=noise).numpy()
     hop = network.hop_length
     voiced_part = audio[5 * hop : 35 * hop]
-    pitch_hz = _praat_pitch(Audio(voiced_part[np.newaxis, :], rate))
+    pitch_hz = praat_pitch_hz(Audio(voiced_part[np.newaxis, :], rate))
     assert abs(1200 * np.log2(np.median(pitch_hz[pitch_hz > 0]) / 220.0)) < 10
     # A buzz, not a sine: the harmonics above the pitch carry much of its energy.
     spectrum = np.abs(np.fft.rfft(voiced_part * np.hanning(len(voiced_part)))) ** 2

@@ -5,7 +5,8 @@ sweep's pitch at every sample, silence), plus one real recording: a CMU ARCTIC s
 shipped beside this module. The measurement helpers turn a backend's output into the
 numbers the suites assert on: cents, voicing agreement, dB, SDR, LUFS.
 
-Only numpy, soundfile, soxr and pyloudnorm are used, all core dependencies of urvc.
+Only numpy, soundfile, soxr, pyloudnorm and praat-parselmouth are used, all core
+dependencies of urvc.
 """
 
 from __future__ import annotations
@@ -309,3 +310,16 @@ def integrated_loudness(audio: Audio) -> float:
     block_seconds = min(0.4, audio.duration)
     meter = pyloudnorm.Meter(audio.sample_rate, block_size=block_seconds)
     return float(meter.integrated_loudness(audio.samples.T.astype(np.float64)))
+
+
+def praat_pitch_hz(audio: Audio) -> np.ndarray:
+    """Praat's autocorrelation pitch of ``audio`` (mixed to mono) every 10 ms, 75-400 Hz,
+    0 where unvoiced: a tracker independent of the neural ones a conversion runs, for
+    checking what a voice sings."""
+    import parselmouth
+
+    mono = audio.to_mono().samples[0].astype(np.float64)
+    pitch = parselmouth.Sound(mono, audio.sample_rate).to_pitch_ac(
+        time_step=0.01, pitch_floor=75.0, pitch_ceiling=400.0
+    )
+    return np.asarray(pitch.selected_array["frequency"])
