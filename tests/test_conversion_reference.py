@@ -4,8 +4,16 @@ A fixed input (the test speech, 26 s: two conversion chunks, two FCPE segments) 
 converted with a fixed random-weight v2 model, embedder and seed, and the output is
 compared with the one the engine made before that work began, stored in
 ``tests/data/reference_conversion.npz``: at its start and end and around every join
-between chunks (where a change in how chunks are laid out would show first), to
-at least 100 dB SNR. Regenerate the file only for a deliberate change of the numerics:
+between chunks (where a change in how chunks are laid out would show first): to at
+least 100 dB SNR over all of them, and 90 dB in each.
+
+Why not 100 dB in each: the synthesizer's sine source integrates the pitch along the
+song, so differences of rounding in the pitch (FCPE worked in segments rather than
+whole; a CPU's own kernels) grow along it. Measured against the engine from before
+this work, whole output: 136 dB in the first second falling to 102.7 dB in the last on
+the development machine (109 dB over the whole output), and 98.8 dB in the
+last window on CI's. A change in what is computed shows far lower (another noise seed:
+32 dB). Regenerate the file only for a deliberate change of the numerics:
 ``URVC_UPDATE_REFERENCE=1 .venv/bin/pytest tests/test_conversion_reference.py``.
 """
 
@@ -87,4 +95,6 @@ def test_fp32_output_is_what_the_engine_made_before(tmp_path: Path) -> None:
     for place, expected, actual in zip(places, stored["windows"], windows, strict=True):
         assert np.sqrt(np.mean(expected.astype(np.float64) ** 2)) > 1e-3, "a silent window"
         snr = _snr_db(expected, actual)
-        assert snr >= 100.0, f"output at sample {place} differs: {snr:.1f} dB SNR"
+        assert snr >= 90.0, f"output at sample {place} differs: {snr:.1f} dB SNR"
+    snr = _snr_db(stored["windows"].ravel(), windows.ravel())
+    assert snr >= 100.0, f"the output differs: {snr:.1f} dB SNR over the compared windows"
