@@ -5,6 +5,7 @@ so a script can do the same. A plugin needs only ``from urvc_core import hookimp
 and the base class of the backend kind it provides.
 """
 
+from urvc_core.allocator import bound_onednn_primitive_cache
 from urvc_core.assets import Asset, AssetStore
 from urvc_core.audio import (
     audio_info,
@@ -68,6 +69,9 @@ from urvc_core.voices import (
     list_voice_models,
     resolve_voice_model,
 )
+
+# Before anything can run a convolution: oneDNN reads its cache size once.
+bound_onednn_primitive_cache()
 
 __all__ = [
     "CONVERSION_SETTINGS",
