@@ -35,6 +35,27 @@ def test_separation_with_every_file_in_place_opens_no_connection(
             assert_audio_like(stem, mixture, f"{model} {name}")
 
 
+@pytest.mark.usefixtures("model_folder")
+def test_separation_needs_no_ffmpeg(monkeypatch: pytest.MonkeyPatch) -> None:
+    # audio-separator refuses to start without ffmpeg on the PATH, except when it sees
+    # pytest's variable: both go, as on a user's machine without ffmpeg.
+    import os
+    import shutil
+
+    monkeypatch.delenv("PYTEST_CURRENT_TEST", raising=False)
+    folders = os.environ["PATH"].split(os.pathsep)
+    monkeypatch.setenv(
+        "PATH",
+        os.pathsep.join(f for f in folders if not (Path(f) / "ffmpeg").exists()),
+    )
+    assert shutil.which("ffmpeg") is None
+    mixture = stereo_test_input(44100, 2, 1.0)
+    for model in ("tiny_centre_mdx.onnx", "tiny_vr.pth"):
+        stems = separator_for(model).separate(mixture)
+        for name, stem in stems.items():
+            assert_audio_like(stem, mixture, f"{model} {name}")
+
+
 @pytest.mark.usefixtures("offline")
 def test_missing_model_offline_says_where_to_put_it(model_folder: Path) -> None:
     (model_folder / "tiny_centre_mdx.onnx").unlink()

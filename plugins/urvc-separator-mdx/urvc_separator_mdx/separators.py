@@ -136,8 +136,6 @@ class AudioSeparatorBackend(Separator):
             from urvc_separator_mdx.onnx2torch_import import import_onnx2torch
 
             import_onnx2torch()
-        from audio_separator.separator import Separator as AudioSeparator
-
         folder = model_folder()
         # audio-separator unpickles model files (Demucs's with full unpickling, on every
         # separation): a file that needs more than weights is refused before it is read.
@@ -149,7 +147,7 @@ class AudioSeparatorBackend(Separator):
         with warnings.catch_warnings():
             # audio-separator switches every warning off, process-wide, when its log level
             # is above DEBUG; catch_warnings puts the filters back afterwards.
-            separator = AudioSeparator(
+            separator = _audio_separator_class()(
                 log_level=logging.WARNING,
                 model_file_dir=str(folder),
                 output_dir=str(scratch),
@@ -179,6 +177,23 @@ class AudioSeparatorBackend(Separator):
             ) from exc
         self._audio_separator = separator
         return separator
+
+
+def _audio_separator_class() -> type:
+    """audio-separator's Separator, less its demand for ffmpeg.
+
+    Its constructor stops when no ``ffmpeg`` is on the PATH (except under pytest, so a
+    test run never shows it), for pydub, which writes its stems in other formats. urvc
+    gives it a WAV, which librosa reads with soundfile, and has soundfile write the
+    stems (``use_soundfile``, output WAV): nothing it does for urvc runs ffmpeg.
+    """
+    from audio_separator.separator import Separator
+
+    class SeparatorWithoutFfmpeg(Separator):  # type: ignore[misc]
+        def check_ffmpeg_installed(self) -> None:
+            pass
+
+    return SeparatorWithoutFfmpeg
 
 
 class MdxSeparator(AudioSeparatorBackend):
