@@ -189,7 +189,7 @@ def _audio_separator_class() -> type:
     """
     from audio_separator.separator import Separator
 
-    class SeparatorWithoutFfmpeg(Separator):  # type: ignore[misc]
+    class SeparatorWithoutFfmpeg(Separator):
         def check_ffmpeg_installed(self) -> None:
             pass
 
