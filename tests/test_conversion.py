@@ -219,7 +219,9 @@ def test_protect_keeps_unvoiced_frames_closer_to_the_input(
     monkeypatch.setattr(VoiceModel, "synthesize", spy)
     converter = VoiceConverter(model, embedder=str(embedder_768))
     for protect in (0.5, 0.0):
-        converter.convert(speech(), ConversionSettings(f0_method="pm", index_rate=1.0, protect=protect))
+        converter.convert(
+            speech(), ConversionSettings(f0_method="pm", index_rate=1.0, protect=protect)
+        )
     (unprotected, pitch), (protected, _) = seen
     converter.convert(speech(), ConversionSettings(f0_method="pm", index_rate=0.0))
     plain = seen[-1][0]
@@ -296,7 +298,9 @@ def test_v1_model_uses_projected_layer_9_features(tmp_path: Path, embedder_256: 
 
 
 def test_bad_settings_are_clear_errors(v2_model: Path) -> None:
-    with pytest.raises(UrvcError, match=r"index_rate=2\.0 is out of range; use a value from 0 to 1"):
+    with pytest.raises(
+        UrvcError, match=r"index_rate=2\.0 is out of range; use a value from 0 to 1"
+    ):
         convert_voice(speech(), v2_model, index_rate=2)
     with pytest.raises(UrvcError, match="no conversion setting 'index'"):
         convert_voice(speech(), v2_model, index=0.5)
@@ -425,7 +429,9 @@ def test_cli_f0_extract_writes_a_curve_that_convert_reads(
     source = tmp_path / "tone.wav"
     save_audio(harmonic_tone(250.0, 1.5, 16000), source)
     curve_file = tmp_path / "tone.csv"
-    extracted = run_urvc("f0", "extract", str(source), "--f0-method", "pm,harvest", "-o", str(curve_file))
+    extracted = run_urvc(
+        "f0", "extract", str(source), "--f0-method", "pm,harvest", "-o", str(curve_file)
+    )
     assert extracted.exit_code == 0, extracted.stderr
     lines = curve_file.read_text().splitlines()
     assert lines[0] == "time_s,f0_hz"
@@ -433,8 +439,35 @@ def test_cli_f0_extract_writes_a_curve_that_convert_reads(
     assert abs(_cents(float(np.median(values[values > 0])), 250.0)) < 25
     out = tmp_path / "out.wav"
     converted = run_urvc(
-        "convert", str(source), "-m", str(v2_model), "-o", str(out),
-        "--embedder", str(embedder_768), "--f0-file", str(curve_file), "--pitch", "12",
+        "convert",
+        str(source),
+        "-m",
+        str(v2_model),
+        "-o",
+        str(out),
+        "--embedder",
+        str(embedder_768),
+        "--f0-file",
+        str(curve_file),
+        "--pitch",
+        "12",
     )
     assert converted.exit_code == 0, converted.stderr
     assert abs(_cents(_median_voiced(_f0_hz(load_audio(out))), 500.0)) < 50
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_the_embedder_computes_in_the_conversions_precision(
+    v2_model: Path, embedder_768: Path, precision: str
+) -> None:
+    import torch
+
+    converter = VoiceConverter(
+        v2_model, embedder=str(embedder_768), precision=precision, device="cpu"
+    )
+    expected = torch.float32 if precision == "fp32" else torch.bfloat16
+    assert converter.embedder.feature_model().dtype == expected
+    settings = ConversionSettings(f0_method="fcpe", embedder=str(embedder_768), seed=3)
+    output = converter.convert(Audio(speech().samples[:, :32000], 16000), settings).audio
+    assert output.samples.dtype == np.float32
+    assert output.num_samples == 32000 // 160 * converter.model.hop_length

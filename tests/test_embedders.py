@@ -388,6 +388,25 @@ def test_model_loads_on_first_embed_and_is_kept(models: dict[str, Path]) -> None
     assert backend.feature_model() is first
 
 
+def test_the_precision_setting_runs_the_network_in_bf16(models: dict[str, Path]) -> None:
+    reference = embedder("custom", path=str(models["hf-bin"]), device="cpu")
+    backend = embedder("custom", path=str(models["hf-bin"]), device="cpu", precision="bf16")
+    expected = reference.embed(SPEECH[:32000])
+    got = backend.embed(SPEECH[:32000])
+    assert backend.feature_model().dtype == torch.bfloat16
+    assert reference.feature_model().dtype == torch.float32
+    assert got.dtype == np.float32 and got.shape == expected.shape
+    error = np.sqrt(np.mean((got - expected) ** 2)) / np.sqrt(np.mean(expected**2))
+    # As in the test above: 32-wide random layers; full-size ContentVec is at 37 dB.
+    assert 1e-4 < error < 0.15, f"bfloat16 features are off by {error:.1%} RMS"
+
+
+def test_fp16_on_the_cpu_is_a_clear_error(models: dict[str, Path]) -> None:
+    backend = embedder("custom", path=str(models["hf-bin"]), device="cpu", precision="fp16")
+    with pytest.raises(UrvcError, match=r"fp16 runs on a GPU only.*cpu here"):
+        backend.embed(SPEECH[:16000])
+
+
 def test_custom_needs_a_path() -> None:
     with pytest.raises(InvalidSettingError, match="needs its path"):
         get_backend("embedder", "custom")
