@@ -219,9 +219,7 @@ def test_protect_keeps_unvoiced_frames_closer_to_the_input(
     monkeypatch.setattr(VoiceModel, "synthesize", spy)
     converter = VoiceConverter(model, embedder=str(embedder_768))
     for protect in (0.5, 0.0):
-        converter.convert(
-            speech(), ConversionSettings(f0_method="pm", index_rate=1.0, protect=protect)
-        )
+        converter.convert(speech(), ConversionSettings(f0_method="pm", index_rate=1.0, protect=protect))
     (unprotected, pitch), (protected, _) = seen
     converter.convert(speech(), ConversionSettings(f0_method="pm", index_rate=0.0))
     plain = seen[-1][0]
@@ -298,9 +296,7 @@ def test_v1_model_uses_projected_layer_9_features(tmp_path: Path, embedder_256: 
 
 
 def test_bad_settings_are_clear_errors(v2_model: Path) -> None:
-    with pytest.raises(
-        UrvcError, match=r"index_rate=2\.0 is out of range; use a value from 0 to 1"
-    ):
+    with pytest.raises(UrvcError, match=r"index_rate=2\.0 is out of range; use a value from 0 to 1"):
         convert_voice(speech(), v2_model, index_rate=2)
     with pytest.raises(UrvcError, match="no conversion setting 'index'"):
         convert_voice(speech(), v2_model, index=0.5)
@@ -429,9 +425,7 @@ def test_cli_f0_extract_writes_a_curve_that_convert_reads(
     source = tmp_path / "tone.wav"
     save_audio(harmonic_tone(250.0, 1.5, 16000), source)
     curve_file = tmp_path / "tone.csv"
-    extracted = run_urvc(
-        "f0", "extract", str(source), "--f0-method", "pm,harvest", "-o", str(curve_file)
-    )
+    extracted = run_urvc("f0", "extract", str(source), "--f0-method", "pm,harvest", "-o", str(curve_file))
     assert extracted.exit_code == 0, extracted.stderr
     lines = curve_file.read_text().splitlines()
     assert lines[0] == "time_s,f0_hz"
@@ -439,18 +433,8 @@ def test_cli_f0_extract_writes_a_curve_that_convert_reads(
     assert abs(_cents(float(np.median(values[values > 0])), 250.0)) < 25
     out = tmp_path / "out.wav"
     converted = run_urvc(
-        "convert",
-        str(source),
-        "-m",
-        str(v2_model),
-        "-o",
-        str(out),
-        "--embedder",
-        str(embedder_768),
-        "--f0-file",
-        str(curve_file),
-        "--pitch",
-        "12",
+        "convert", str(source), "-m", str(v2_model), "-o", str(out),
+        "--embedder", str(embedder_768), "--f0-file", str(curve_file), "--pitch", "12",
     )
     assert converted.exit_code == 0, converted.stderr
     assert abs(_cents(_median_voiced(_f0_hz(load_audio(out))), 500.0)) < 50
