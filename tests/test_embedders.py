@@ -403,7 +403,9 @@ def test_the_precision_setting_runs_the_network_in_bf16(models: dict[str, Path])
 
 def test_fp16_on_the_cpu_is_a_clear_error(models: dict[str, Path]) -> None:
     backend = embedder("custom", path=str(models["hf-bin"]), device="cpu", precision="fp16")
-    with pytest.raises(UrvcError, match=r"fp16 runs on a GPU only.*cpu here"):
+    with pytest.raises(
+        UrvcError, match=r"fp16 needs a GPU, and embedder .custom. runs on cpu here"
+    ):
         backend.embed(SPEECH[:16000])
 
 

@@ -30,6 +30,7 @@ __all__ = [
     "DEVICE_SETTING",
     "auto_device",
     "parse_devices",
+    "precision_dtype",
     "resolve_device",
     "spread_over_devices",
     "use_device",
@@ -91,6 +92,19 @@ def resolve_device(choice: str = "auto", *, owner: str | None = None) -> str:
         return auto_device()
     _check_available(choice, owner)
     return choice
+
+
+def precision_dtype(precision: str, device: str, what: str) -> Any:
+    """The torch dtype a ``precision`` setting (fp32, bf16, fp16) computes in on
+    ``device``; UrvcError naming ``what`` for fp16 where no GPU runs it."""
+    import torch
+
+    if precision == "fp16" and torch.device(device).type == "cpu":
+        raise UrvcError(
+            f"Precision fp16 needs a GPU, and {what} runs on {device} here: use bf16 "
+            f"(or fp32) there."
+        )
+    return {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
 
 
 def auto_device() -> str:

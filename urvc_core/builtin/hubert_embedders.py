@@ -39,7 +39,7 @@ import numpy as np
 
 from urvc_core.assets import Asset
 from urvc_core.backends import DeviceSetting, Embedder, Setting
-from urvc_core.devices import resolve_device
+from urvc_core.devices import precision_dtype, resolve_device
 from urvc_core.errors import InvalidSettingError, UrvcError
 from urvc_core.hookspecs import Register, hookimpl
 
@@ -175,9 +175,9 @@ class HubertFamilyEmbedder(Embedder):
         with self._load_lock:
             if self._model is None:
                 device = resolve_device(self.options["device"], owner=self.name)
-                dtype = _network_dtype(self.options["precision"], device, self.name)
-                model = self.load_model(device)
-                self._model = model if dtype is None else model.to(dtype=dtype)
+                what = f"embedder '{self.name}'"
+                dtype = precision_dtype(self.options["precision"], device, what)
+                self._model = self.load_model(device).to(dtype=dtype)
             return self._model
 
     def load_model(self, device: str) -> HubertFeatureModel:
@@ -285,20 +285,6 @@ class CustomEmbedder(HubertFamilyEmbedder):
         from urvc_core.builtin.hubert_network import load_hubert
 
         return load_hubert(Path(self.options["path"]).expanduser(), device=device)
-
-
-def _network_dtype(precision: str, device: str, owner: str) -> Any:
-    """The torch dtype ``precision`` asks for, or None for the weights' own fp32."""
-    import torch
-
-    if precision == "fp32":
-        return None
-    if precision == "fp16" and not device.startswith(("cuda", "mps")):
-        raise UrvcError(
-            f"embedder '{owner}': precision fp16 runs on a GPU only, and the model runs on "
-            f"{device} here; use fp32 or bf16, or a GPU device."
-        )
-    return torch.bfloat16 if precision == "bf16" else torch.float16
 
 
 EMBEDDER_CLASSES: tuple[type[HubertFamilyEmbedder], ...] = (

@@ -657,15 +657,14 @@ def _load_embedder(embedder: ResolvedEmbedder, device: str, precision: str) -> A
     fp32's as with an fp32 embedder (49.9 dB either way): the synthesizer's bf16 decides."""
     from urvc_core.registry import backend_registry
 
-    registry = backend_registry()
     name = "custom" if embedder.path is not None else embedder.name
     options: dict[str, Any] = {"device": device}
     if embedder.path is not None:
         options["path"] = str(embedder.path)
-    backend_class = registry.info("embedder", name).backend_class
+    backend_class = backend_registry().info("embedder", name).backend_class
     if precision != "fp32" and any(s.name == "precision" for s in backend_class.settings):
         options["precision"] = precision
-    return registry.create("embedder", name, **options)
+    return backend_class(**options)
 
 
 def convert_voice(

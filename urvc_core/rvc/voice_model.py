@@ -27,6 +27,7 @@ from typing import Any
 import torch
 
 from urvc_core.atomic_files import atomic_destination
+from urvc_core.devices import precision_dtype
 from urvc_core.errors import UrvcError
 from urvc_core.rvc.checkpoints import load_checkpoint
 from urvc_core.rvc.synthesizer import (
@@ -318,11 +319,7 @@ class VoiceModel:
             torch_device = torch.device(device)
         except (RuntimeError, ValueError):
             raise UrvcError(f"Device {device!r} is not a torch device: use cpu or cuda.") from None
-        if precision == "fp16" and torch_device.type == "cpu":
-            raise UrvcError(
-                "Precision fp16 needs a GPU; on the CPU use bf16 (or fp32) to load "
-                f"the voice model {path}."
-            )
+        dtype = precision_dtype(precision, device, f"the voice model {path}")
         contents = load_checkpoint(path, what="voice model")
         info, weights = _parse_voice_model(path, contents)
         del contents
@@ -338,8 +335,8 @@ class VoiceModel:
         network.requires_grad_(False)
         network.eval()
         network.to(torch_device)
-        if precision != "fp32":
-            network.set_generator_dtype(torch.bfloat16 if precision == "bf16" else torch.float16)
+        if dtype != torch.float32:
+            network.set_generator_dtype(dtype)
         network.use_channels_last_weights()
         return cls(path, info, network, device=torch_device, precision=precision)
 
