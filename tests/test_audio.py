@@ -36,6 +36,7 @@ from urvc_core.audio import (
     convert_audio_file,
     convert_channels,
     load_audio,
+    open_audio_writer,
     resample,
     save_audio,
 )
@@ -293,12 +294,12 @@ def test_a_failed_write_leaves_the_existing_file_untouched_and_no_temporary_file
     before = target.read_bytes()
     temporaries: list[Path] = []
 
-    def write_half_then_fail(file: str, *args: object, **kwargs: object) -> None:
-        temporaries.append(Path(file))
-        Path(file).write_bytes(before[: len(before) // 2])
+    def write_half_then_fail(opened: soundfile.SoundFile, data: np.ndarray) -> None:
+        temporaries.append(Path(opened.name))
+        Path(opened.name).write_bytes(before[: len(before) // 2])
         raise RuntimeError("simulated crash in the middle of writing")
 
-    monkeypatch.setattr(soundfile, "write", write_half_then_fail)
+    monkeypatch.setattr(soundfile.SoundFile, "write", write_half_then_fail)
 
     with pytest.raises(AudioFileError) as error:
         save_audio(speech(), target)
@@ -314,11 +315,11 @@ def test_a_failed_write_leaves_the_existing_file_untouched_and_no_temporary_file
 def test_an_interrupted_write_leaves_no_temporary_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def interrupted(file: str, *args: object, **kwargs: object) -> None:
-        Path(file).write_bytes(b"RIFF")
+    def interrupted(opened: soundfile.SoundFile, data: np.ndarray) -> None:
+        Path(opened.name).write_bytes(b"RIFF")
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(soundfile, "write", interrupted)
+    monkeypatch.setattr(soundfile.SoundFile, "write", interrupted)
 
     with pytest.raises(KeyboardInterrupt):
         save_audio(speech(), tmp_path / "speech.wav")
@@ -871,3 +872,60 @@ def test_converting_a_file_onto_itself_is_refused_and_keeps_it(tmp_path: Path) -
         convert_audio_file(song, tmp_path / "." / "song.wav", sample_rate=8000)
 
     assert song.read_bytes() == SPEECH.read_bytes()
+
+
+# --- a block at a time ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("rate", "channels"), [(16000, 1), (44100, 1), (22050, 2), (None, 1)])
+def test_loading_a_block_at_a_time_gives_the_whole_file_conversions_numbers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rate: int | None, channels: int
+) -> None:
+    path, _ = write_surround_speech(tmp_path / "surround.wav")  # 5.1 at 44.1 kHz
+    with pytest.warns(UrvcWarning, match="5.1"):
+        whole = load_audio(path)
+    expected = convert_channels(whole, channels)
+    if rate is not None:
+        expected = resample(expected, rate)
+    # Blocks far shorter than the file, and of a length no rate ratio divides.
+    monkeypatch.setattr(urvc_core.audio._SampleShaper, "BLOCK_FRAMES", 10_007)
+
+    with pytest.warns(UrvcWarning, match="5.1"):
+        shaped = load_audio(path, sample_rate=rate, channels=channels)
+
+    assert (shaped.sample_rate, shaped.channels) == (expected.sample_rate, channels)
+    assert np.array_equal(shaped.samples, expected.samples)
+
+
+def test_nan_found_in_a_later_block_is_refused_with_its_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    samples = np.tile(load_audio(SPEECH).samples, 3)
+    samples[0, 50_000] = np.nan
+    soundfile.write(tmp_path / "nan.wav", samples.T, SPEECH_RATE, subtype="FLOAT")
+    monkeypatch.setattr(urvc_core.audio._SampleShaper, "BLOCK_FRAMES", 4096)
+
+    with pytest.raises(AudioFileError, match=r"1 NaN or infinite sample\(s\), the first at 3\.125 s"):
+        load_audio(tmp_path / "nan.wav", sample_rate=44100)
+
+
+@pytest.mark.parametrize("suffix", ["wav", "flac", "mp3"])
+def test_writing_a_block_at_a_time_gives_save_audios_file(tmp_path: Path, suffix: str) -> None:
+    audio = resample(load_audio(SPEECH), 40000)  # mp3 has no 40 kHz: resampled on the way
+    save_audio(audio, tmp_path / f"whole.{suffix}")
+
+    with open_audio_writer(tmp_path / f"blocks.{suffix}", 40000, 1) as writer:
+        for first in range(0, audio.num_samples, 9_999):
+            writer.write(audio.samples[:, first : first + 9_999])
+
+    written = (tmp_path / f"blocks.{suffix}").read_bytes()
+    assert written == (tmp_path / f"whole.{suffix}").read_bytes()
+
+
+def test_a_writer_given_nothing_leaves_no_file(tmp_path: Path) -> None:
+    with (
+        pytest.raises(AudioFileError, match="Nothing to write"),
+        open_audio_writer(tmp_path / "empty.wav", 16000, 1),
+    ):
+        pass
+    assert list(tmp_path.iterdir()) == []

@@ -12,6 +12,7 @@ from urvc_core.audio import (
     convert_audio_file,
     convert_channels,
     load_audio,
+    open_audio_writer,
     resample,
     save_audio,
 )
@@ -139,6 +140,7 @@ __all__ = [
     "make_covers",
     "mix_files",
     "mix_tracks",
+    "open_audio_writer",
     "resample",
     "resolve_conversion",
     "resolve_sources",

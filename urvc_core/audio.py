@@ -39,7 +39,7 @@ import sys
 import tempfile
 import threading
 import warnings
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -55,10 +55,13 @@ __all__ = [
     "RESAMPLE_QUALITIES",
     "WRITE_FORMATS",
     "AudioInfo",
+    "AudioWriter",
+    "StreamResampler",
     "audio_info",
     "check_output_is_not_an_input",
     "convert_channels",
     "load_audio",
+    "open_audio_writer",
     "resample",
     "save_audio",
 ]
@@ -186,21 +189,15 @@ def load_audio(
     path = Path(path)
     _check_arguments(path, sample_rate=sample_rate, channels=channels)
     _check_readable_file(path)
-    audio = _decode(path)
-    if audio.num_samples == 0:
-        raise _no_samples_error(path)
-    _check_finite(path, audio)
-    wanted = channels
-    if audio.channels > 2 and (channels is None or channels <= 2):
-        wanted = channels or 2
-        warnings.warn(_downmix_note(path, audio.channels, wanted), UrvcWarning, stacklevel=2)
-    if wanted is not None:
-        try:
-            audio = convert_channels(audio, wanted)
-        except UrvcError as exc:
-            raise AudioFileError(f"{path}: {exc}") from exc
-    if sample_rate is not None:
-        audio = resample(audio, sample_rate)
+    shaper = _SampleShaper(path, sample_rate, channels)
+    audio = _decode(path, shaper)
+    mixed_to = shaper.wanted_channels
+    if shaper.file_channels > 2 and mixed_to is not None and mixed_to != shaper.file_channels:
+        warnings.warn(
+            _downmix_note(path, shaper.file_channels, mixed_to),
+            UrvcWarning,
+            stacklevel=2,
+        )
     return audio
 
 
@@ -222,7 +219,8 @@ def save_audio(
     beyond [-1, 1] clipped; ``ogg`` as Vorbis; ``mp3`` as MPEG layer III at
     ``bitrate_kbps`` (default 192, constant bitrate). MPEG exists only at 8 to 48 kHz
     standard rates, so other rates (RVC's 40 kHz) are resampled to the nearest one
-    above (or to 48 kHz from a higher rate).
+    above (or to 48 kHz from a higher rate). NaN or infinite samples are written as
+    silence (or full scale, for infinities).
 
     Args:
         audio: what to write.
@@ -235,43 +233,143 @@ def save_audio(
             none, or the file could not be written (permissions, a full disk...).
     """
     path = Path(path)
-    file_format = write_format_for(path, format)
     if audio.num_samples == 0:
+        write_format_for(path, format)
         raise AudioFileError(f"Nothing to write to {path}: the audio has no samples.")
+    with open_audio_writer(
+        path, audio.sample_rate, audio.channels, format=format, bitrate_kbps=bitrate_kbps
+    ) as writer:
+        writer.write(audio.samples)
+    return path
+
+
+class AudioWriter:
+    """An audio file being written a block at a time; see :func:`open_audio_writer`."""
+
+    def __init__(
+        self,
+        path: Path,
+        opened: Any,
+        sample_rate: int,
+        channels: int,
+        file_format: str,
+        file_rate: int,
+    ) -> None:
+        self.path = path
+        self.sample_rate = sample_rate
+        self.channels = channels
+        #: Frames given to :meth:`write` so far, at ``sample_rate``.
+        self.frames = 0
+        self._file = opened
+        self._clip = file_format in _INTEGER_FORMATS
+        self._resampler = (
+            StreamResampler(sample_rate, file_rate, channels) if file_rate != sample_rate else None
+        )
+
+    def write(self, samples: np.ndarray) -> None:
+        """Append ``samples``, shaped ``(channels, frames)`` like :class:`Audio`'s."""
+        samples = np.asarray(samples, dtype=np.float32)
+        if samples.ndim != 2 or samples.shape[0] != self.channels:
+            raise UrvcError(
+                f"Writing {self.path}: blocks must be shaped ({self.channels}, frames); "
+                f"got {samples.shape}."
+            )
+        self.frames += samples.shape[1]
+        if not np.isfinite(samples).all():
+            # A NaN or infinity would turn into garbage or an encoder error; silence is
+            # the least harmful stand-in for a sample that holds no number.
+            samples = np.nan_to_num(samples, nan=0.0, posinf=1.0, neginf=-1.0)
+        if self._clip:
+            samples = np.clip(samples, -1.0, 1.0)
+        if self._resampler is not None:
+            samples = self._resampler.resample(samples)
+        self._put(samples)
+
+    def _finish(self) -> None:
+        if self.frames == 0:
+            raise AudioFileError(f"Nothing to write to {self.path}: the audio has no samples.")
+        if self._resampler is not None:
+            self._put(self._resampler.finish())
+
+    def _put(self, samples: np.ndarray) -> None:
+        if not samples.shape[1]:
+            return
+        try:
+            self._file.write(np.ascontiguousarray(samples.T))
+        except _SOUNDFILE_ERRORS as exc:
+            # A full disk or a lost folder: the caller's block stops here with one line.
+            raise _write_error(self.path, exc) from exc
+
+
+@contextlib.contextmanager
+def open_audio_writer(
+    path: str | Path,
+    sample_rate: int,
+    channels: int,
+    *,
+    format: str | None = None,
+    bitrate_kbps: int | None = None,
+) -> Iterator[AudioWriter]:
+    """Write an audio file a block at a time: ``writer.write(samples)`` in the block.
+
+    What :func:`save_audio` writes, the same formats and rules, for audio that is made
+    piece by piece (a long conversion) and need never be whole in memory. The file
+    appears at ``path`` when the block ends, whole; when the block raises (Ctrl-C
+    included), or nothing was written, no file appears and an existing one is left as
+    it was.
+
+    Raises:
+        AudioFileError: as :func:`save_audio`.
+    """
+    import soundfile
+
+    path = Path(path)
+    file_format = write_format_for(path, format)
     if bitrate_kbps is not None and file_format != "mp3":
         raise AudioFileError(
             f"Can't write {path} at {bitrate_kbps} kbps: a bitrate applies to mp3 only; "
             f"leave it out for {file_format}."
         )
-
-    samples = audio.samples
-    if not np.isfinite(samples).all():
-        # A NaN or infinity would turn into garbage or an encoder error; silence is the
-        # least harmful stand-in for a sample that holds no number.
-        samples = np.nan_to_num(samples, nan=0.0, posinf=1.0, neginf=-1.0)
-    if file_format in _INTEGER_FORMATS:
-        samples = np.clip(samples, -1.0, 1.0)
-    sample_rate = audio.sample_rate
+    file_rate = sample_rate
     encoder_options: dict[str, Any] = {}
     if file_format == "mp3":
-        if audio.channels > 2:
+        if channels > 2:
             raise AudioFileError(
                 f"Can't write {path}: mp3 holds at most 2 channels and the audio has "
-                f"{audio.channels}; save it as wav or flac, or convert it to stereo first."
+                f"{channels}; save it as wav or flac, or convert it to stereo first."
             )
-        sample_rate = _mp3_sample_rate(sample_rate)
-        if sample_rate != audio.sample_rate:
-            samples = resample(Audio(samples, audio.sample_rate), sample_rate).samples
-        encoder_options = _mp3_encoder_options(path, sample_rate, bitrate_kbps)
-
+        file_rate = _mp3_sample_rate(sample_rate)
+        encoder_options = _mp3_encoder_options(path, file_rate, bitrate_kbps)
     container, subtype = _WRITE_SUBTYPES[file_format]
-    _write_atomically(
-        path,
-        lambda temporary: _write_with_soundfile(
-            temporary, samples, sample_rate, container, subtype, encoder_options
-        ),
-    )
-    return path
+    _prepare_destination(path)
+    # What the caller's block raises is its own, passed on as it is; what writing,
+    # flushing or renaming raises becomes one line that names the file.
+    raised_by_caller = False
+    try:
+        with atomic_destination(path) as temporary:
+            opened = soundfile.SoundFile(
+                str(temporary),
+                "w",
+                samplerate=file_rate,
+                channels=channels,
+                subtype=subtype,
+                format=container,
+                **encoder_options,
+            )
+            with opened:
+                writer = AudioWriter(path, opened, sample_rate, channels, file_format, file_rate)
+                try:
+                    yield writer
+                except BaseException:
+                    raised_by_caller = True
+                    raise
+                writer._finish()
+    except UrvcError:
+        raise
+    except _SOUNDFILE_ERRORS as exc:
+        if raised_by_caller:
+            raise
+        raise _write_error(path, exc) from exc
 
 
 def resample(audio: Audio, sample_rate: int, *, quality: str = "VHQ") -> Audio:
@@ -505,14 +603,136 @@ def _check_readable_file(path: Path) -> None:
         raise AudioFileError(f"Can't read {path}: permission denied; check the file's permissions.")
 
 
-def _decode(path: Path) -> Audio:
+def _decode(path: Path, shaper: _SampleShaper) -> Audio:
     """Read with soundfile, falling back to ffmpeg for what libsndfile doesn't know."""
     try:
-        return _read_with_soundfile(path, check_whole=True)
+        return _read_with_soundfile(path, shaper, check_whole=True)
     except _SoundfileFailure as failure:
         soundfile_error = failure.cause
     ffmpeg = _ffmpeg_for(path, soundfile_error)
-    return _decode_with_ffmpeg(path, ffmpeg, soundfile_error)
+    return _decode_with_ffmpeg(path, ffmpeg, soundfile_error, shaper)
+
+
+class _SampleShaper:
+    """The channels and rate :func:`load_audio` was asked for, made a block at a time as
+    the file is decoded, with the NaN check on the way.
+
+    So a long song is never whole in memory at the file's rate and channels beside its
+    converted copy: ten minutes of 44.1 kHz stereo is 212 MB as float32, its 16 kHz mono
+    copy 38 MB. The numbers are those of :func:`convert_channels` and :func:`resample`
+    on the whole file (soxr streams internally; its blocks give the same samples).
+    """
+
+    #: Frames decoded at a time when there is something to change.
+    BLOCK_FRAMES = 1 << 16
+
+    def __init__(self, path: Path, sample_rate: int | None, channels: int | None) -> None:
+        self.path = path
+        self.sample_rate = sample_rate
+        self.channels = channels
+        self.file_rate = 0
+        self.file_channels = 0
+        #: The channel count the result gets: as asked, or stereo for a file of more
+        #: than two channels when none was asked.
+        self.wanted_channels: int | None = channels
+        self.frames_read = 0
+        self._nonfinite = 0
+        self._first_nonfinite: float | None = None
+        self._blocks: list[np.ndarray] = []
+        self._resampler: StreamResampler | None = None
+
+    def start(self, file_rate: int, file_channels: int) -> int:
+        """Set up for a file of this rate and channel count; returns the frames to
+        decode at a time (-1: all at once, when nothing is to change)."""
+        self.file_rate, self.file_channels = file_rate, file_channels
+        if file_channels > 2 and (self.channels is None or self.channels <= 2):
+            self.wanted_channels = self.channels or 2
+        changes_channels = self.wanted_channels not in (None, file_channels)
+        if self.sample_rate is not None and self.sample_rate != file_rate:
+            self._resampler = StreamResampler(
+                file_rate, self.sample_rate, self.wanted_channels or file_channels
+            )
+        return self.BLOCK_FRAMES if changes_channels or self._resampler else -1
+
+    def add(self, frames: np.ndarray) -> None:
+        """Take decoded ``frames``, shaped ``(frames, channels)`` as soundfile reads them."""
+        samples = frames.T
+        count, first = _nonfinite(samples, self.file_rate, self.frames_read)
+        self.frames_read += samples.shape[1]
+        if count or self._nonfinite:
+            # The file will be refused; only the count and the first are still wanted.
+            self._nonfinite += count
+            if self._first_nonfinite is None:
+                self._first_nonfinite = first
+            return
+        if self.wanted_channels not in (None, self.file_channels):
+            try:
+                mixed = convert_channels(Audio(samples, self.file_rate), self.wanted_channels)
+                samples = mixed.samples
+            except UrvcError as exc:
+                raise AudioFileError(f"{self.path}: {exc}") from exc
+        if self._resampler is not None:
+            samples = self._resampler.resample(samples)
+        self._blocks.append(samples)
+
+    def finish(self) -> Audio:
+        """The samples as asked, or AudioFileError for a file with none or with NaNs."""
+        if self.frames_read == 0:
+            raise _no_samples_error(self.path)
+        if self._nonfinite:
+            raise AudioFileError(
+                f"{self.path} holds {self._nonfinite} NaN or infinite sample(s), the first "
+                f"at {self._first_nonfinite:.3f} s; the file is damaged: export it again "
+                f"from the program that made it."
+            )
+        rate = self.file_rate
+        if self._resampler is not None:
+            self._blocks.append(self._resampler.finish())
+            rate = self._resampler.rate_out
+        blocks, self._blocks = self._blocks, []
+        samples = blocks[0] if len(blocks) == 1 else np.concatenate(blocks, axis=1)
+        return Audio(np.ascontiguousarray(samples, dtype=np.float32), rate)
+
+
+class StreamResampler:
+    """Resampling a block at a time: the samples :func:`resample` gives for the whole
+    (soxr streams internally), and once finished its length, ``round(frames *
+    rate_out / rate_in)``. Blocks are shaped ``(channels, frames)``."""
+
+    def __init__(self, rate_in: int, rate_out: int, channels: int, quality: str = "VHQ") -> None:
+        import soxr
+
+        self.rate_in, self.rate_out = rate_in, rate_out
+        self.frames_in = 0
+        self.frames_out = 0
+        self._channels = channels
+        self._stream = soxr.ResampleStream(
+            rate_in, rate_out, channels, dtype="float32", quality=quality
+        )
+
+    def resample(self, samples: np.ndarray) -> np.ndarray:
+        """``samples`` shaped ``(channels, frames)``; returns what soxr has ready."""
+        self.frames_in += samples.shape[1]
+        frames = np.ascontiguousarray(samples.T, dtype=np.float32)
+        return self._keep(self._stream.resample_chunk(frames))
+
+    def finish(self) -> np.ndarray:
+        """What soxr still holds, padded or cut so the whole has its exact length."""
+        empty = np.zeros((0, self._channels), dtype=np.float32)
+        rest = self._keep(self._stream.resample_chunk(empty, last=True))
+        # soxr rounds the length itself; pin it so it never depends on its version.
+        missing = round(self.frames_in * self.rate_out / self.rate_in) - self.frames_out
+        if missing > 0:
+            rest = np.pad(rest, ((0, 0), (0, missing)))
+        elif missing < 0:
+            rest = rest[:, : max(0, rest.shape[1] + missing)]
+        self.frames_out += missing
+        return rest
+
+    def _keep(self, frames: np.ndarray) -> np.ndarray:
+        samples = np.asarray(frames, dtype=np.float32).T
+        self.frames_out += samples.shape[1]
+        return samples
 
 
 # A file that holds less than its header promises is read as far as it goes, with a
@@ -527,47 +747,56 @@ def _decode(path: Path) -> Audio:
 _MPEG_FRAME = 1152
 
 
-def _read_with_soundfile(path: Path, *, check_whole: bool = False) -> Audio:
-    """Decode ``path`` with libsndfile; with ``check_whole``, warn when the file holds
-    less than its header promises or the decoder had to repair it."""
+def _read_with_soundfile(
+    path: Path, shaper: _SampleShaper | None = None, *, check_whole: bool = False
+) -> Audio:
+    """Decode ``path`` with libsndfile into ``shaper`` (the file as it is without one);
+    with ``check_whole``, warn when the file holds less than its header promises or the
+    decoder had to repair it."""
     import soundfile
 
+    if shaper is None:
+        shaper = _SampleShaper(path, None, None)
     with _decoder_messages() as notes:
         try:
             with soundfile.SoundFile(str(path)) as opened:
                 header_frames = int(opened.frames)
                 compressed = str(opened.subtype).startswith("MPEG")
-                frames = opened.read(dtype="float32", always_2d=True)
                 file_rate = int(opened.samplerate)
+                block_frames = shaper.start(file_rate, int(opened.channels))
+                while True:
+                    frames = opened.read(block_frames, dtype="float32", always_2d=True)
+                    if not len(frames):
+                        break
+                    shaper.add(frames)
         except _SOUNDFILE_ERRORS as exc:
             raise _SoundfileFailure(exc) from exc
-    audio = Audio(np.ascontiguousarray(frames.T), file_rate)
     if check_whole:
+        read = shaper.frames_read
         promised = max(header_frames, _wav_header_frames(path) or 0)
         slack = 2 * _MPEG_FRAME if compressed else 0
-        short = promised - audio.num_samples > slack
+        short = read and promised - read > slack
         if short or notes:
             warnings.warn(
-                _damage_note(path, file_rate, promised if short else None, audio, notes),
+                _damage_note(path, file_rate, promised if short else None, read, notes),
                 UrvcWarning,
                 stacklevel=4,
             )
-    return audio
+    return shaper.finish()
 
 
 def _damage_note(
-    path: Path, rate: int, promised: int | None, audio: Audio, notes: list[str]
+    path: Path, rate: int, promised: int | None, frames_read: int, notes: list[str]
 ) -> str:
+    seconds = frames_read / rate
     problems = []
     if promised is not None:
-        problems.append(
-            f"it holds {audio.duration:.3f} s of the {promised / rate:.3f} s its header gives"
-        )
+        problems.append(f"it holds {seconds:.3f} s of the {promised / rate:.3f} s its header gives")
     if notes:
         problems.append(f"the decoder reported {len(notes)} problem(s), the first: {notes[0]}")
     what = "is cut short" if promised is not None and not notes else "is damaged"
     return (
-        f"{path} {what}: {'; '.join(problems)}. Using the {audio.duration:.3f} s that "
+        f"{path} {what}: {'; '.join(problems)}. Using the {seconds:.3f} s that "
         f"could be read; download or export it again for a whole copy."
     )
 
@@ -598,16 +827,6 @@ def _soundfile_info(path: Path) -> AudioInfo:
 
 
 # --- what a file holds -------------------------------------------------------------------
-
-
-def _check_finite(path: Path, audio: Audio) -> None:
-    """Refuse NaN and infinite samples at once: every step after would spread them."""
-    count, first = _nonfinite(audio.samples, audio.sample_rate)
-    if count:
-        raise AudioFileError(
-            f"{path} holds {count} NaN or infinite sample(s), the first at {first:.3f} s; "
-            f"the file is damaged: export it again from the program that made it."
-        )
 
 
 def _nonfinite(samples: np.ndarray, rate: int, offset: int = 0) -> tuple[int, float | None]:
@@ -751,7 +970,9 @@ def _ffmpeg_for(path: Path, soundfile_error: Exception) -> str:
     ) from soundfile_error
 
 
-def _decode_with_ffmpeg(path: Path, ffmpeg: str, soundfile_error: Exception) -> Audio:
+def _decode_with_ffmpeg(
+    path: Path, ffmpeg: str, soundfile_error: Exception, shaper: _SampleShaper | None = None
+) -> Audio:
     """Decode the first audio stream of ``path`` to a float32 WAV, then read that."""
     with tempfile.TemporaryDirectory(prefix="urvc-decode-") as folder:
         decoded = Path(folder) / "decoded.wav"
@@ -782,7 +1003,7 @@ def _decode_with_ffmpeg(path: Path, ffmpeg: str, soundfile_error: Exception) -> 
         if result.returncode != 0 or not decoded.is_file():
             raise _unreadable_error(path, _decoding_detail(path, soundfile_error, result.stderr))
         try:
-            audio = _read_with_soundfile(decoded)
+            audio = _read_with_soundfile(decoded, shaper)
         except _SoundfileFailure as failure:
             raise _unreadable_error(path, _soundfile_message(failure.cause)) from failure.cause
     if result.stderr.strip():
@@ -969,32 +1190,8 @@ def _mp3_encoder_options(path: Path, sample_rate: int, bitrate_kbps: int | None)
     return {"compression_level": min(max(level, 0.0), 1.0), "bitrate_mode": "CONSTANT"}
 
 
-def _write_with_soundfile(
-    path: Path,
-    samples: np.ndarray,
-    sample_rate: int,
-    container: str,
-    subtype: str,
-    encoder_options: dict[str, Any],
-) -> None:
-    import soundfile
-
-    soundfile.write(
-        str(path),
-        np.ascontiguousarray(samples.T),
-        sample_rate,
-        subtype=subtype,
-        format=container,
-        **encoder_options,
-    )
-
-
-def _write_atomically(path: Path, write: Callable[[Path], None]) -> None:
-    """Call ``write(temporary_path)``, then move the result onto ``path`` in one rename.
-
-    The mechanics are :func:`~urvc_core.atomic_files.atomic_destination`'s; what is
-    audio's own is saying what went wrong in a way that names the file.
-    """
+def _prepare_destination(path: Path) -> None:
+    """The folder for ``path`` exists and ``path`` is no folder, or AudioFileError."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -1004,13 +1201,6 @@ def _write_atomically(path: Path, write: Callable[[Path], None]) -> None:
         ) from exc
     if path.is_dir():
         raise AudioFileError(f"Can't write {path}: it is a folder; name a file instead.")
-    try:
-        with atomic_destination(path) as temporary:
-            write(temporary)
-    except UrvcError:
-        raise
-    except _SOUNDFILE_ERRORS as exc:
-        raise _write_error(path, exc) from exc
 
 
 def _write_error(path: Path, exc: BaseException) -> AudioFileError:
