@@ -16,17 +16,13 @@ from typing import Any
 import numpy as np
 import pytest
 
-from urvc_core.audio import load_audio, save_audio
+from urvc_core.audio import load_audio, resample, save_audio
 from urvc_core.backends import Audio
 from urvc_core.errors import UrvcError
 from urvc_core.registry import get_backend
 from urvc_core.rvc import conversion
-from urvc_core.rvc.conversion import (
-    VoiceConverter,
-    convert_voice,
-    mix_loudness_envelope,
-    plan_chunks,
-)
+from urvc_core.rvc.conversion import VoiceConverter, convert_voice, plan_chunks
+from urvc_core.rvc.finishing import mix_loudness_envelope
 from urvc_core.rvc.settings import CONVERSION_SETTINGS, ConversionSettings
 from urvc_core.testing import harmonic_tone, speech
 from urvc_core.testing.embedder_models import build_hf_hubert_folder
@@ -455,3 +451,58 @@ def test_the_embedder_computes_in_the_conversions_precision(
     output = converter.convert(Audio(speech().samples[:, :32000], 16000), settings).audio
     assert output.samples.dtype == np.float32
     assert output.num_samples == 32000 // 160 * converter.model.hop_length
+
+
+def test_a_conversion_written_to_its_file_is_the_one_made_in_memory(
+    tmp_path: Path, v2_model: Path, embedder_768: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Several chunks, the loudness envelope mixed and a resampled output: every step
+    # the file path does a block at a time.
+    monkeypatch.setattr(conversion, "CHUNK_SECONDS", 1.2)
+    monkeypatch.setattr(conversion, "CUT_SEARCH_SECONDS", 0.3)
+    stereo = Audio(np.stack([speech().samples[0], 0.5 * speech().samples[0]]), 16000)
+    source = save_audio(resample(stereo, 44100), tmp_path / "take.flac")
+    settings = {"f0_method": "harvest", "rms_mix_rate": 0.5, "output_sr": 48000}
+    converter = VoiceConverter(v2_model, embedder=str(embedder_768))
+    in_memory = converter.convert(load_audio(source), ConversionSettings(**settings))
+
+    result = convert_voice(
+        source, v2_model, output=tmp_path / "take.wav", converter=converter, **settings
+    )
+
+    assert result.output_path == tmp_path / "take.wav"
+    assert (result.sample_rate, result.duration) == (48000, in_memory.audio.duration)
+    written = load_audio(tmp_path / "take.wav")
+    assert written.sample_rate == 48000
+    assert written.num_samples == in_memory.audio.num_samples
+    # 24-bit PCM is the only difference: half a step of 2**-23.
+    np.testing.assert_allclose(written.samples, in_memory.audio.samples, rtol=0, atol=2**-23)
+    assert result.audio.num_samples == written.num_samples  # read back when asked for
+
+
+def test_a_conversion_that_fails_midway_leaves_the_old_file_and_no_other(
+    tmp_path: Path, v2_model: Path, embedder_768: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(conversion, "CHUNK_SECONDS", 1.2)
+    monkeypatch.setattr(conversion, "CUT_SEARCH_SECONDS", 0.3)
+    target = save_audio(harmonic_tone(220.0, 1.0, 16000), tmp_path / "out.wav")
+    before = target.read_bytes()
+    calls = []
+
+    def stop_after_the_first_chunk(fraction: float) -> None:
+        calls.append(fraction)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        convert_voice(
+            speech(),
+            v2_model,
+            output=target,
+            embedder=str(embedder_768),
+            f0_method="harvest",
+            progress=stop_after_the_first_chunk,
+        )
+    assert len(calls) == 2
+    assert target.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.wav"]

@@ -36,6 +36,7 @@ import numpy as np
 from urvc_core.allocator import release_freed_memory, return_large_blocks_to_the_system
 from urvc_core.backends import Audio
 from urvc_core.errors import UrvcError
+from urvc_core.rvc.finishing import SongFinisher, SongInMemory
 from urvc_core.rvc.request import ConversionRequest, ResolvedEmbedder, resolve_conversion
 from urvc_core.rvc.settings import ConversionSettings
 
@@ -69,7 +70,6 @@ MIN_SILENCE_SECONDS = 0.3
 class ConversionResult:
     """A converted recording and how it was made."""
 
-    audio: Audio
     model: str
     settings: ConversionSettings
     f0_methods: list[str]
@@ -83,6 +83,24 @@ class ConversionResult:
     notes: list[str] = field(default_factory=list)
     #: The torch device the voice model ran on (cpu, cuda, cuda:1...).
     device: str | None = None
+    #: The converted audio's rate and length (an mp3 file may hold another rate).
+    sample_rate: int = 0
+    duration: float = 0.0
+    #: The converted samples, where the conversion kept them (see :attr:`audio`).
+    samples_in_memory: Audio | None = field(default=None, repr=False)
+
+    @property
+    def audio(self) -> Audio:
+        """The converted audio. A conversion written straight to its file
+        (:meth:`VoiceConverter.convert_to_file`, ``convert_voice`` with an output) keeps
+        none in memory: the file is read back when this is first asked for."""
+        if self.samples_in_memory is None:
+            if self.output_path is None:
+                raise UrvcError("This conversion kept no audio and wrote no file.")
+            from urvc_core.audio import load_audio
+
+            self.samples_in_memory = load_audio(self.output_path)
+        return self.samples_in_memory
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -90,8 +108,8 @@ class ConversionResult:
             "output": str(self.output_path) if self.output_path else None,
             "model": self.model,
             "device": self.device,
-            "sample_rate": self.audio.sample_rate,
-            "duration": self.audio.duration,
+            "sample_rate": self.sample_rate,
+            "duration": self.duration,
             "f0_methods": self.f0_methods,
             "embedder": self.embedder,
             "pitch_shift": self.pitch_shift,
@@ -175,12 +193,15 @@ def frame_energy_db(samples: np.ndarray) -> np.ndarray:
     return (10 * np.log10(power + 1e-12)).astype(np.float32)
 
 
-def highpass_48hz(samples: np.ndarray) -> np.ndarray:
+def highpass_48hz(samples: np.ndarray, *, out: np.ndarray | None = None) -> np.ndarray:
     """RVC's input filter: a 5th-order Butterworth high-pass at 48 Hz, zero phase.
 
     The numbers of ``scipy.signal.sosfiltfilt`` (odd extension at both ends, the
     filter's steady state as its start), computed a block at a time: the whole-song
-    float64 copies it makes would be the largest arrays of a long conversion.
+    float64 copies it makes would be the largest arrays of a long conversion. The
+    result goes to ``out`` (float32, as long as ``samples``; it may be ``samples``
+    itself: the forward pass has read all of it before anything is written) or a new
+    array.
     """
     from scipy import signal
 
@@ -209,7 +230,7 @@ def highpass_48hz(samples: np.ndarray) -> np.ndarray:
         forward[position : position + len(piece)] = filtered
         position += len(piece)
 
-    result = np.empty(len(x), dtype=np.float32)
+    result = np.empty(len(x), dtype=np.float32) if out is None else out
     state = steady * forward[-1]
     for stop in range(len(forward), 0, -_SAMPLES_PER_BLOCK):
         start = max(0, stop - _SAMPLES_PER_BLOCK)
@@ -226,95 +247,6 @@ def _highpass_sections() -> np.ndarray:
     from scipy import signal
 
     return np.asarray(signal.butter(5, 48, btype="highpass", fs=ENGINE_RATE, output="sos"))
-
-
-def mix_loudness_envelope(
-    source: np.ndarray,
-    source_rate: int,
-    converted: np.ndarray,
-    converted_rate: int,
-    rate: float,
-    *,
-    out: np.ndarray | None = None,
-) -> np.ndarray:
-    """RVC's RMS mix: scale ``converted`` toward the input's loudness envelope.
-
-    ``rate`` 1 keeps the converted voice's envelope, 0 imposes the input's. Both
-    envelopes are RMS over half-second hops, linearly interpolated. The result goes
-    to ``out`` (which may be ``converted`` itself) or a new array; it is computed a
-    block at a time, so a long song needs no whole-length float64 temporaries.
-    """
-    if rate >= 1.0 or len(converted) == 0:
-        if out is None or out is converted:
-            return converted
-        out[:] = converted
-        return out
-    if out is None:
-        out = np.empty_like(converted, dtype=np.float32)
-    source_rms = _half_second_rms(source, source_rate)
-    converted_rms = _half_second_rms(converted, converted_rate)
-    count = len(converted)
-    for first in range(0, count, _SAMPLES_PER_BLOCK):
-        stop = min(count, first + _SAMPLES_PER_BLOCK)
-        source_envelope = _stretched(source_rms, first, stop, count)
-        converted_envelope = np.maximum(_stretched(converted_rms, first, stop, count), 1e-6)
-        gain = (source_envelope ** (1 - rate)) * (converted_envelope ** (rate - 1))
-        out[first:stop] = converted[first:stop] * gain
-    return out
-
-
-def _half_second_rms(samples: np.ndarray, sample_rate: int) -> np.ndarray:
-    """RMS of windows of a second (zeros beyond the ends), centred every half second."""
-    window = sample_rate // 2 * 2
-    hop = sample_rate // 2
-    count = 1 + len(samples) // hop
-    rms = np.empty(count, dtype=np.float64)
-    for index in range(count):
-        low = max(0, index * hop - window // 2)
-        high = max(low, min(len(samples), index * hop + window // 2))
-        squares = samples[low:high].astype(np.float64) ** 2
-        rms[index] = np.sqrt(np.sum(squares) / window)
-    return rms
-
-
-def _stretched(values: np.ndarray, first: int, stop: int, count: int) -> np.ndarray:
-    """Samples ``[first, stop)`` of ``values`` linearly stretched to ``count`` samples:
-    ``np.interp`` at ``np.linspace(0, len(values) - 1, count)``, a block of it."""
-    last = len(values) - 1
-    step = last / (count - 1) if count > 1 else 0.0
-    positions = np.arange(first, stop, dtype=np.float64) * step
-    if stop == count and count > 1:
-        positions[-1] = last
-    return np.interp(positions, np.arange(len(values)), values)
-
-
-def shift_formants(audio: np.ndarray, sample_rate: int, semitones: float) -> np.ndarray:
-    """Move the formants by ``semitones`` and keep the pitch (Praat's "Change gender")."""
-    if semitones == 0 or len(audio) == 0:
-        return audio
-    import parselmouth
-
-    sound = parselmouth.Sound(audio.astype(np.float64), sampling_frequency=sample_rate)
-    ratio = 2 ** (semitones / 12)
-    # Arguments: pitch floor, ceiling (Hz), formant shift ratio, new pitch median (0 keeps
-    # it), pitch range factor, duration factor.
-    shifted = parselmouth.praat.call(sound, "Change gender", 75, 600, ratio, 0, 1, 1)
-    values = np.asarray(shifted.values[0], dtype=np.float32)
-    if len(values) >= len(audio):
-        return values[: len(audio)]
-    return np.pad(values, (0, len(audio) - len(values)))
-
-
-def reduce_noise(audio: np.ndarray, sample_rate: int, strength: float) -> np.ndarray:
-    """Spectral-gating noise reduction (noisereduce), ``strength`` 0..1."""
-    if strength <= 0 or len(audio) == 0:
-        return audio
-    import noisereduce
-
-    cleaned = noisereduce.reduce_noise(
-        y=audio, sr=sample_rate, prop_decrease=strength, stationary=False
-    )
-    return np.asarray(cleaned, dtype=np.float32)
 
 
 @contextmanager
@@ -377,14 +309,62 @@ class VoiceConverter:
 
     def convert(
         self,
-        audio: Audio,
+        audio: Audio | str | Path,
         request: ConversionRequest | ConversionSettings | None = None,
         *,
         progress: Callable[[float], None] | None = None,
     ) -> ConversionResult:
-        """Convert ``audio`` (any rate, any channels) as ``request`` says: its settings
-        and f0 methods (by default the request the converter was loaded with). Plain
-        :class:`ConversionSettings` are resolved the same way first."""
+        """Convert ``audio`` (any rate, any channels; or a file, read at 16 kHz mono a
+        block at a time) as ``request`` says: its settings and f0 methods (by default the
+        request the converter was loaded with). Plain :class:`ConversionSettings` are
+        resolved the same way first."""
+
+        @contextmanager
+        def in_memory(frames: int, rate: int) -> Iterator[SongInMemory]:
+            yield SongInMemory(frames)
+
+        result, song = self._convert(audio, request, progress, in_memory)
+        result.samples_in_memory = Audio(song.samples, result.sample_rate)
+        return result
+
+    def convert_to_file(
+        self,
+        audio: Audio | str | Path,
+        output: str | Path,
+        request: ConversionRequest | ConversionSettings | None = None,
+        *,
+        progress: Callable[[float], None] | None = None,
+        output_format: str | None = None,
+        bitrate_kbps: int | None = None,
+    ) -> ConversionResult:
+        """:meth:`convert`, written to ``output`` as the song is converted, never whole
+        in memory: a ten-minute song takes no more memory than a short one. The file
+        appears whole when the conversion ends, and not at all when it fails.
+        ``output_format`` and ``bitrate_kbps`` are as for
+        :func:`~urvc_core.audio.save_audio`; the result's :attr:`~ConversionResult.audio`
+        reads the file back when asked for."""
+        from urvc_core.audio import open_audio_writer, write_format_for
+
+        path = Path(output)
+        write_format_for(path, output_format)
+
+        def to_file(frames: int, rate: int) -> Any:
+            return open_audio_writer(path, rate, 1, format=output_format, bitrate_kbps=bitrate_kbps)
+
+        result, _ = self._convert(audio, request, progress, to_file)
+        result.output_path = path
+        return result
+
+    def _convert(
+        self,
+        audio: Audio | str | Path,
+        request: ConversionRequest | ConversionSettings | None,
+        progress: Callable[[float], None] | None,
+        open_sink: Callable[[int, int], Any],
+    ) -> tuple[ConversionResult, Any]:
+        """The conversion, its finished song going to ``open_sink(frames, rate)``'s
+        context: what it enters is the sink (a :class:`~urvc_core.rvc.finishing.SongSink`),
+        returned beside the result."""
         import soxr
         import torch
 
@@ -405,15 +385,24 @@ class VoiceConverter:
                 f"The voice model {self.name} has {self.info.speakers} speaker(s): use a "
                 f"speaker id from 0 to {self.info.speakers - 1}."
             )
-        mono = audio.to_mono().samples[0]
-        if len(mono) == 0:
+        if isinstance(audio, Audio):
+            mono = audio.to_mono().samples[0]
+            samples = (
+                mono
+                if audio.sample_rate == ENGINE_RATE
+                else soxr.resample(mono, audio.sample_rate, ENGINE_RATE, "VHQ").astype(np.float32)
+            )
+            own_samples = samples is not mono
+        else:
+            from urvc_core.audio import load_audio
+
+            samples = load_audio(audio, sample_rate=ENGINE_RATE, channels=1).samples[0]
+            own_samples = True
+        if len(samples) == 0:
             raise UrvcError("The input has no samples to convert.")
-        samples = (
-            mono
-            if audio.sample_rate == ENGINE_RATE
-            else soxr.resample(mono, audio.sample_rate, ENGINE_RATE, "VHQ").astype(np.float32)
-        )
-        samples = highpass_48hz(samples)
+        # The 16 kHz input is filtered in place where it is the converter's own copy, so
+        # a long song is held once; a caller's array is left as it was.
+        samples = highpass_48hz(samples, out=samples if own_samples else None)
         frame_count = len(samples) // FRAME_HOP
 
         methods: list[str] = []
@@ -449,7 +438,9 @@ class VoiceConverter:
             split_at_silence=settings.split_audio,
         )
         hop_out = self.model.hop_length
-        output = np.zeros(frame_count * hop_out, dtype=np.float32)
+        total = frame_count * hop_out
+        rate = self.info.sample_rate
+        output_rate = settings.output_sr or rate
         context = int(CONTEXT_SECONDS * 100)
         kept = [_kept_frames(chunks, position) for position in range(len(chunks))]
         # Noise and the sine source's phase are drawn and accumulated once over the whole
@@ -467,42 +458,46 @@ class VoiceConverter:
             padded_f0 = _slice_with_edges(f0, -context, frame_count + context, frame_count)
             phases = self.model.source_phases(torch.from_numpy(padded_f0.astype(np.float32)))
         done = 0
-        for position, chunk in enumerate(chunks):
-            previous_joined = position > 0 and chunks[position - 1].end == chunk.start
-            next_joined = position + 1 < len(chunks) and chunks[position + 1].start == chunk.end
-            keep_start, keep_end = kept[position]
-            converted = self._convert_frames(
-                samples, f0, noise, phases, keep_start, keep_end, context, settings, timings
+        frames_out = SongFinisher.output_frames(total, rate, output_rate)
+        with open_sink(frames_out, output_rate) as sink:
+            finisher = SongFinisher(
+                sink,
+                total=total,
+                rate=rate,
+                source=samples,
+                source_rate=ENGINE_RATE,
+                rms_mix_rate=settings.rms_mix_rate,
+                formant=settings.formant,
+                clean_strength=settings.clean_strength if settings.clean else 0.0,
+                output_rate=output_rate,
             )
-            if previous_joined:
-                fade = np.linspace(0, 1, CROSSFADE_FRAMES * hop_out, dtype=np.float32)
-                converted[: len(fade)] *= fade
-            if next_joined:
-                fade = np.linspace(1, 0, CROSSFADE_FRAMES * hop_out, dtype=np.float32)
-                converted[-len(fade) :] *= fade
-            output[keep_start * hop_out : keep_start * hop_out + len(converted)] += converted
-            # A chunk's activations are freed; without this their heap pages stay
-            # resident under the next chunk's embedder (about 80 MB, full-size model).
-            release_freed_memory()
-            done += chunk.end - chunk.start
-            if progress is not None:
-                progress(done / max(frame_count, 1))
-
-        with _timed(timings, "post"):
-            rate = self.info.sample_rate
-            output = mix_loudness_envelope(
-                samples, ENGINE_RATE, output, rate, settings.rms_mix_rate, out=output
-            )
-            output = shift_formants(output, rate, settings.formant)
-            if settings.clean:
-                output = reduce_noise(output, rate, settings.clean_strength)
-            result_audio = Audio(np.clip(output, -1.0, 1.0, out=output)[np.newaxis, :], rate)
-            if settings.output_sr and settings.output_sr != rate:
-                from urvc_core.audio import resample
-
-                result_audio = resample(result_audio, settings.output_sr)
-        return ConversionResult(
-            audio=result_audio,
+            for position, chunk in enumerate(chunks):
+                previous_joined = position > 0 and chunks[position - 1].end == chunk.start
+                next_joined = position + 1 < len(chunks) and chunks[position + 1].start == chunk.end
+                keep_start, keep_end = kept[position]
+                converted = self._convert_frames(
+                    samples, f0, noise, phases, keep_start, keep_end, context, settings, timings
+                )
+                if previous_joined:
+                    fade = np.linspace(0, 1, CROSSFADE_FRAMES * hop_out, dtype=np.float32)
+                    converted[: len(fade)] *= fade
+                if next_joined:
+                    fade = np.linspace(1, 0, CROSSFADE_FRAMES * hop_out, dtype=np.float32)
+                    converted[-len(fade) :] *= fade
+                with _timed(timings, "post"):
+                    finisher.add(keep_start * hop_out, converted)
+                    # What comes before the next chunk's share can change no more.
+                    following = kept[position + 1][0] if position + 1 < len(chunks) else None
+                    finisher.final_before(total if following is None else following * hop_out)
+                # A chunk's activations are freed; without this their heap pages stay
+                # resident under the next chunk's embedder (about 80 MB, full-size model).
+                release_freed_memory()
+                done += chunk.end - chunk.start
+                if progress is not None:
+                    progress(done / max(frame_count, 1))
+            with _timed(timings, "post"):
+                finisher.close()
+        result = ConversionResult(
             model=self.name,
             settings=settings,
             f0_methods=methods,
@@ -510,7 +505,10 @@ class VoiceConverter:
             pitch_shift=pitch_shift,
             timings=timings,
             notes=notes,
+            sample_rate=output_rate,
+            duration=frames_out / output_rate,
         )
+        return result, sink
 
     def _extract_f0(
         self, samples: np.ndarray, settings: ConversionSettings, methods: Sequence[str]
@@ -682,20 +680,17 @@ def convert_voice(
 
     ``model`` is a library name (``urvc models list``) or a path to a ``.pth``.
     ``settings`` are those of :data:`~urvc_core.rvc.settings.CONVERSION_SETTINGS`, over
-    the ``[convert]`` defaults of config.toml. With ``output`` the result is also saved
-    (wav/flac/ogg/mp3, from ``output_format`` or the suffix) and its path recorded;
-    an output that is the source itself is refused before any work.
+    the ``[convert]`` defaults of config.toml. With ``output`` the result is written
+    there (wav/flac/ogg/mp3, from ``output_format`` or the suffix) as it is converted,
+    never whole in memory (:meth:`VoiceConverter.convert_to_file`), and its path
+    recorded; an output that is the source itself is refused before any work. A file
+    source is read at the engine's 16 kHz mono a block at a time.
     ``device`` is where the models run: ``cpu``, ``cuda``, ``cuda:1``, ``mps`` or
     ``auto`` (default: config.toml's device; see :mod:`urvc_core.devices`).
     Pass a :class:`VoiceConverter` to reuse loaded models across calls; it runs on the
     device it was loaded on.
     """
-    from urvc_core.audio import (
-        check_output_is_not_an_input,
-        load_audio,
-        save_audio,
-        write_format_for,
-    )
+    from urvc_core.audio import audio_info, check_output_is_not_an_input, write_format_for
     from urvc_core.devices import parse_devices, use_device
 
     if output is not None and output_format is not None:
@@ -715,14 +710,18 @@ def convert_voice(
             request = resolve_conversion(model, settings)
         else:
             request = converter.request.with_settings(**settings)
-        audio = source if isinstance(source, Audio) else load_audio(source)
         if converter is None:
+            if not isinstance(source, Audio):
+                # A file that can't be read fails before the models load; the converter
+                # reads it itself, a block at a time.
+                audio_info(source)
             converter = VoiceConverter(request)
-        result = converter.convert(audio, request, progress=progress)
+        if output is None:
+            result = converter.convert(source, request, progress=progress)
+        else:
+            result = converter.convert_to_file(source, output, request, progress=progress)
     result.device = converter.device
     result.source = None if isinstance(source, Audio) else str(source)
-    if output is not None:
-        result.output_path = save_audio(result.audio, output)
     return result
 
 
