@@ -53,6 +53,11 @@ class UrvcHome:
     def outputs(self) -> Path:
         return self.root / "outputs"
 
+    @property
+    def envs(self) -> Path:
+        """Worker environments of backends that can't share urvc's (one per plugin)."""
+        return self.root / "envs"
+
     def folders(self) -> dict[str, Path]:
         return {
             "models": self.models,
