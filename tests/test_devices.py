@@ -219,13 +219,13 @@ def test_two_model_copies_convert_a_batch_as_one_does(
         convert_voices(files, model, output_dir=tmp_path / "one", device="cpu", **settings)
 
     converters_used: dict[str, int] = {}
-    convert = conversion.VoiceConverter.convert
+    convert = conversion.VoiceConverter._convert  # behind convert and convert_to_file
 
     def recording_convert(self: Any, *args: Any, **kwargs: Any) -> Any:
         converters_used[threading.current_thread().name] = id(self)
         return convert(self, *args, **kwargs)
 
-    monkeypatch.setattr(conversion.VoiceConverter, "convert", recording_convert)
+    monkeypatch.setattr(conversion.VoiceConverter, "_convert", recording_convert)
     with pytest.raises(BatchError) as two_copies:
         convert_voices(
             files, model, output_dir=tmp_path / "two", devices=["cpu", "cpu"], **settings
