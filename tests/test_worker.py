@@ -83,7 +83,9 @@ def test_a_bug_in_the_worker_names_the_backend_and_the_worker_goes_on() -> None:
 def test_a_worker_killed_mid_call_is_an_error_and_the_next_call_starts_a_new_one() -> None:
     backend = EchoSeparatorInWorker(behaviour="die")
     pid = backend.pid()
-    with pytest.raises(BackendError, match=r"stopped with exit code -9 \(SIGKILL\) during separate"):
+    with pytest.raises(
+        BackendError, match=r"stopped with exit code -9 \(SIGKILL\) during separate"
+    ):
         backend.separate(_song(3.0))
     assert backend.pid() != pid  # a fresh worker
     assert list(Path(backend._worker.folder).iterdir()) == [] if backend._worker else True
@@ -102,7 +104,9 @@ def test_garbage_from_the_worker_is_a_one_line_error_and_the_next_call_works(
     tmp_path: Path,
 ) -> None:
     talker = tmp_path / "python"
-    talker.write_text("#!/bin/sh\necho 'Welcome to a shell that is not Python'\nexec cat > /dev/null\n")
+    talker.write_text(
+        "#!/bin/sh\necho 'Welcome to a shell that is not Python'\nexec cat > /dev/null\n"
+    )
     talker.chmod(talker.stat().st_mode | stat.S_IEXEC)
 
     class Talkative(EchoSeparatorInWorker):

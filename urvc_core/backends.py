@@ -302,7 +302,7 @@ class Separator(Backend):
     """
 
     kind = BackendKind.SEPARATOR
-    work_methods = ("separate",)
+    work_methods: ClassVar[tuple[str, ...]] = ("separate",)
     stems: tuple[str, ...] = ()
 
     def separate(self, audio: Audio) -> dict[str, Audio]:
@@ -335,7 +335,7 @@ class F0Extractor(Backend):
 
     kind = BackendKind.F0_EXTRACTOR
     # Both, so that a backend overriding extract_f0 itself is wrapped as well.
-    work_methods = ("extract_f0", "estimate_f0")
+    work_methods: ClassVar[tuple[str, ...]] = ("extract_f0", "estimate_f0")
     #: True where ``estimate_f0`` spends its time in code that lets other Python threads
     #: run (torch, WORLD's C++): then several f0 methods asked for at once run side by
     #: side in threads (:func:`urvc_core.rvc.pitch.extract_pitch`). The default, False,
@@ -456,7 +456,7 @@ class Embedder(Backend):
     """
 
     kind = BackendKind.EMBEDDER
-    work_methods = ("embed",)
+    work_methods: ClassVar[tuple[str, ...]] = ("embed",)
     sample_rate: ClassVar[int] = 16000
 
     def embed(self, samples: np.ndarray, *, layer: int = 12, project: bool = False) -> np.ndarray:
@@ -472,7 +472,7 @@ class TTSEngine(Backend):
     """
 
     kind = BackendKind.TTS_ENGINE
-    work_methods = ("voices", "synthesize")
+    work_methods: ClassVar[tuple[str, ...]] = ("voices", "synthesize")
 
     def voices(self) -> list[str]:
         raise NotImplementedError
@@ -490,7 +490,7 @@ class Effect(Backend):
     """
 
     kind = BackendKind.EFFECT
-    work_methods = ("apply",)
+    work_methods: ClassVar[tuple[str, ...]] = ("apply",)
 
     def apply(self, audio: Audio) -> Audio:
         raise NotImplementedError
@@ -506,7 +506,7 @@ class FusionMethod(Backend):
     """
 
     kind = BackendKind.FUSION_METHOD
-    work_methods = ("fuse",)
+    work_methods: ClassVar[tuple[str, ...]] = ("fuse",)
 
     def fuse(self, models: Sequence[Mapping[str, Any]], weights: Sequence[float]) -> dict[str, Any]:
         raise NotImplementedError

@@ -149,6 +149,19 @@ def run_doctor() -> DoctorReport:
             )
     report.facts["backends"] = backends
 
+    from urvc_core.worker_environments import (
+        declared_worker_environments,
+        worker_environment_facts,
+    )
+
+    environments = {}
+    for environment in declared_worker_environments():
+        facts = worker_environment_facts(environment)
+        environments[environment.name] = facts
+        if "problem" in facts:
+            report.problems.append(facts["problem"])
+    report.facts["worker_environments"] = environments
+
     try:
         report.facts["assets"] = [status.as_dict() for status in list_assets()]
     except UrvcError as exc:

@@ -301,13 +301,19 @@ class WorkerBackend(Backend):
     The class declares what the user sees (``name``, ``settings``, ``stems``...) and
     where the real class lives: ``worker_target`` (``module:Class``, importable in the
     worker environment) and ``worker_environment`` (the environment's name under
-    ``<urvc home>/envs/``, the plugin's distribution name). ``worker_python`` names an
+    ``<urvc home>/envs/``, the plugin's distribution name) with its
+    ``worker_requirements``. ``worker_python`` names an
     interpreter directly instead (tests use the running one). The kind's work methods
     are passed to the worker; one worker serves an instance for as long as it lives.
     """
 
     worker_target: ClassVar[str]
     worker_environment: ClassVar[str] = ""
+    #: What the environment holds (with their dependencies), built by ``urvc install``
+    #: (see :mod:`urvc_core.worker_environments`).
+    worker_requirements: ClassVar[tuple[str, ...]] = ()
+    #: Packages whose versions ``urvc doctor`` shows for the environment.
+    worker_report_packages: ClassVar[tuple[str, ...]] = ()
     worker_python: ClassVar[str | None] = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:

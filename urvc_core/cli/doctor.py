@@ -51,6 +51,18 @@ def doctor(as_json: bool) -> None:
         click.echo(f"backends: {len(facts['backends'])} ({', '.join(facts['backends'])})")
         assets = facts.get("assets", [])
         present = [a for a in assets if a["present"]]
+        for name, environment in facts.get("worker_environments", {}).items():
+            state = (
+                f"Python {environment.get('python')}, "
+                + ", ".join(
+                    f"{package} {version or 'missing'}"
+                    for package, version in environment.items()
+                    if package not in ("path", "backends", "built", "python")
+                )
+                if environment["built"]
+                else "not built"
+            )
+            click.echo(f"worker environment {name}: {state} ({environment['path']})")
         click.echo(f"assets: {len(present)} of {len(assets)} present")
         for asset in assets:
             click.echo(

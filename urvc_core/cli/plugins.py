@@ -74,17 +74,51 @@ def install(packages: tuple[str, ...], upgrade: bool, editable: bool) -> None:
     """Install plugins from PyPI or a local folder into urvc's own environment.
 
     The torch urvc runs on is kept: pip chooses the plugins' other requirements to suit
-    it (upgrade torch itself with pip).
+    it (upgrade torch itself with pip). A backend of theirs that runs in an environment
+    of its own (docs/isolated-backends.md) gets it built under <urvc home>/envs/, or
+    repaired; run again, it finds it up to date.
     """
+    from urvc_core.plugins import reset_plugin_host
+    from urvc_core.worker_environments import (
+        build_worker_environment,
+        declared_worker_environments,
+    )
+
     arguments = ["install", *(["--upgrade"] if upgrade else [])]
     for package in packages:
         arguments += ["-e", package] if editable else [package]
     _pip([*arguments, *_installed_torch()])
+    reset_plugin_host()  # what was just installed registers its backends
+    for environment in declared_worker_environments(_distribution_names(packages)):
+        build_worker_environment(environment, click.echo)
+
+
+def _distribution_names(packages: tuple[str, ...]) -> list[str]:
+    """The distribution names of what ``urvc install`` was given: requirement strings
+    (``urvc-separator-spleeter>=1``) or local folders (their pyproject.toml's name)."""
+    import re
+    import tomllib
+    from pathlib import Path
+
+    names = []
+    for package in packages:
+        project = Path(package) / "pyproject.toml"
+        if project.is_file():
+            with project.open("rb") as file:
+                names.append(str(tomllib.load(file).get("project", {}).get("name", package)))
+        else:
+            names.append(re.split(r"[\[<>=!~; ]", package, maxsplit=1)[0])
+    return names
 
 
 @click.command()
 @click.argument("packages", nargs=-1, required=True)
 @click.option("-y", "--yes", is_flag=True, help="Don't ask for confirmation.")
 def uninstall(packages: tuple[str, ...], yes: bool) -> None:
-    """Uninstall plugins from urvc's environment."""
+    """Uninstall plugins from urvc's environment, with their worker environments."""
+    from urvc_core.worker_environments import remove_worker_environment
+
     _pip(["uninstall", *packages, *(["-y"] if yes else [])])
+    for name in _distribution_names(packages):
+        if remove_worker_environment(name):
+            click.echo(f"Removed the worker environment {name}.")

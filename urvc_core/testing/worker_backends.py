@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+from typing import ClassVar
 
 import numpy as np
 
@@ -39,7 +40,7 @@ class EchoSeparator(Separator):
     name = "echo"
     stems = ("Same", "Silent")
     settings = _ECHO_SETTINGS
-    work_methods = ("separate", "pid")
+    work_methods: ClassVar[tuple[str, ...]] = ("separate", "pid", "versions")
 
     def separate(self, audio: Audio) -> dict[str, Audio]:
         behaviour = self.options["behaviour"]
@@ -59,17 +60,24 @@ class EchoSeparator(Separator):
     def pid(self) -> int:
         return os.getpid()
 
+    def versions(self) -> dict[str, str]:
+        """The environment it runs in: its prefix and numpy."""
+        return {"prefix": sys.prefix, "numpy": np.__version__}
+
 
 class EchoSeparatorInWorker(WorkerBackend, Separator):
     name = "echo"
     stems = ("Same", "Silent")
     settings = _ECHO_SETTINGS
-    work_methods = ("separate", "pid")
+    work_methods: ClassVar[tuple[str, ...]] = ("separate", "pid", "versions")
     worker_target = "urvc_core.testing.worker_backends:EchoSeparator"
     worker_python = sys.executable
 
     def pid(self) -> int:  # forwarded to the worker; declared for type checkers
         return int(self._call("pid", (), {}))
+
+    def versions(self) -> dict[str, str]:
+        return dict(self._call("versions", (), {}))
 
 
 class CenterSeparatorInWorker(WorkerBackend, Separator):
