@@ -16,6 +16,7 @@ import socket
 import stat
 import subprocess
 import sys
+import tarfile
 import textwrap
 import threading
 import time
@@ -28,7 +29,7 @@ from typing import Any
 
 import pytest
 
-from urvc_core.assets import Asset, AssetStore, safe_extract_zip, sha256_of
+from urvc_core.assets import Asset, AssetStore, safe_extract_tar, safe_extract_zip, sha256_of
 from urvc_core.errors import AssetError, ChecksumMismatchError, ConfigError, OfflineError
 
 PAYLOAD = os.urandom(200_000)
@@ -617,3 +618,79 @@ def test_two_processes_fetching_one_asset_download_it_once(
     assert max(started_at) < finished_at[0]
     assert (tmp_path / "rmvpe.pt").read_bytes() == PAYLOAD
     assert sha256_of(tmp_path / "rmvpe.pt") == PAYLOAD_SHA256
+
+
+# -- tar archives (spleeter publishes its models as .tar.gz) ----------------------------
+
+
+def make_tar_gz(entries: list[tarfile.TarInfo | tuple[str, bytes]]) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        for entry in entries:
+            if isinstance(entry, tarfile.TarInfo):
+                archive.addfile(entry)
+            else:
+                name, data = entry
+                info = tarfile.TarInfo(name)
+                info.size = len(data)
+                archive.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def test_tar_gz_asset_is_downloaded_and_unpacked(server: FileServer, store: AssetStore) -> None:
+    # The layout of spleeter's 2stems.tar.gz: a checkpoint at the archive's top level.
+    archive = make_tar_gz(
+        [("checkpoint", b"model_checkpoint_path: \"model\"\n"), ("model.index", b"index")]
+    )
+    url = server.serve("/releases/2stems.tar.gz", archive)
+    asset = Asset("2stems", url, "spleeter/2stems", hashlib.sha256(archive).hexdigest(), extract=True)
+
+    folder = store.fetch(asset, progress=False)
+
+    assert folder == store.root / "spleeter" / "2stems"
+    assert sorted(p.name for p in folder.iterdir()) == ["checkpoint", "model.index"]
+    assert (folder / "model.index").read_bytes() == b"index"
+    assert [p.name for p in all_files(store.root) if not p.name.endswith(".lock")] == [
+        "checkpoint",
+        "model.index",
+    ]  # the archive itself is gone
+
+
+def _symlink_to_passwd() -> tarfile.TarInfo:
+    info = tarfile.TarInfo("link")
+    info.type = tarfile.SYMTYPE
+    info.linkname = "/etc/passwd"
+    return info
+
+
+BAD_TAR_ENTRIES = {
+    "dot-dot": (("../evil.txt", b"evil"), "'..'"),
+    "absolute": (("/tmp/urvc-evil.txt", b"evil"), "absolute path"),
+    "symlink": (_symlink_to_passwd(), "is a link, a device or a pipe"),
+}
+
+
+@pytest.mark.parametrize("entry", BAD_TAR_ENTRIES.values(), ids=BAD_TAR_ENTRIES.keys())
+def test_hostile_tar_is_rejected_before_anything_is_written(
+    tmp_path: Path, entry: tuple[tarfile.TarInfo | tuple[str, bytes], str]
+) -> None:
+    bad, problem = entry
+    archive = tmp_path / "hostile.tar.gz"
+    archive.write_bytes(make_tar_gz([("good.txt", b"fine"), bad]))
+    before = all_files(tmp_path)
+
+    with pytest.raises(AssetError) as failure:
+        safe_extract_tar(archive, tmp_path / "out" / "folder")
+
+    assert problem in str(failure.value) and str(archive) in str(failure.value)
+    assert all_files(tmp_path) == before
+    assert not (tmp_path / "out").exists()
+    assert not Path("/tmp/urvc-evil.txt").exists()
+
+
+def test_file_that_is_not_a_tar_is_rejected(tmp_path: Path) -> None:
+    archive = tmp_path / "page.tar.gz"
+    archive.write_text("<html>Sign in to download</html>")
+
+    with pytest.raises(AssetError, match="is not a tar archive"):
+        safe_extract_tar(archive, tmp_path / "out")

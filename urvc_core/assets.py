@@ -46,12 +46,13 @@ import shutil
 import socket
 import stat
 import sys
+import tarfile
 import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
 import zipfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from http.client import HTTPException, HTTPResponse
@@ -78,8 +79,9 @@ class Asset:
     """A file urvc can download: what it is called, where it comes from, where it goes.
 
     ``filename`` is relative to the store's root and uses ``/`` on every platform. With
-    ``extract=True`` the URL points at a zip archive and ``filename`` names the folder it
-    is unpacked into; ``sha256`` is then the digest of the archive. ``packaged_in`` names
+    ``extract=True`` the URL points at an archive, a zip or a tar (``.tar.gz``...,
+    :data:`TAR_SUFFIXES`), and ``filename`` names the folder it is unpacked into;
+    ``sha256`` is then the digest of the archive. ``packaged_in`` names
     the same file inside a Python package that ships it, as ``package/relative/path``
     (``"torchfcpe/assets/fcpe_c_v001.pt"``): where that package is installed, its file
     is the asset and nothing is downloaded.
@@ -176,7 +178,8 @@ class AssetStore:
                     progress=progress,
                     description=description,
                 )
-            archive = path.with_name(path.name + ".zip")
+            tar = _is_tar_url(asset.url)
+            archive = path.with_name(path.name + (".tar" if tar else ".zip"))
             self._download_unlocked(
                 asset.url,
                 archive,
@@ -185,7 +188,7 @@ class AssetStore:
                 description=description,
             )
             try:
-                safe_extract_zip(archive, path)
+                (safe_extract_tar if tar else safe_extract_zip)(archive, path)
             finally:
                 # A rejected or half-unpacked archive won't get better by keeping it,
                 # and a good one is no use once unpacked.
@@ -453,7 +456,6 @@ def safe_extract_zip(archive: Path, destination: Path) -> list[Path]:
     yet (an empty folder is fine).
     """
     archive = Path(archive)
-    destination = Path(destination)
     try:
         zip_file = zipfile.ZipFile(archive)
     except (zipfile.BadZipFile, EOFError) as exc:
@@ -464,40 +466,95 @@ def safe_extract_zip(archive: Path, destination: Path) -> list[Path]:
     with zip_file:
         members = zip_file.infolist()
         for member in members:
-            _check_zip_member(member, archive)
-        if destination.exists() and not (destination.is_dir() and not any(destination.iterdir())):
-            raise AssetError(
-                f"cannot unpack {archive} into {destination}: it already exists; "
-                f"remove it and run the command again"
-            )
-        _make_folder(destination.parent)
+            link = stat.S_ISLNK(member.external_attr >> 16)
+            _check_member(member.filename, "is a symbolic link" if link else None, archive)
+
+        def unpack(staging: Path) -> list[Path]:
+            return [
+                Path(zip_file.extract(member, staging)) for member in members if not member.is_dir()
+            ]
+
+        return _unpack_whole(archive, Path(destination), unpack, (zipfile.BadZipFile, EOFError))
+
+
+def safe_extract_tar(archive: Path, destination: Path) -> list[Path]:
+    """:func:`safe_extract_zip` for a tar archive (``.tar``, ``.tar.gz``, ``.tgz``...):
+    the same checks, plus: only files and folders (no links, devices or pipes), and
+    Python's ``data`` filter where this Python has it."""
+    archive = Path(archive)
+    try:
+        tar_file = tarfile.open(archive)  # noqa: SIM115 (closed by the with below)
+    except (tarfile.TarError, EOFError) as exc:
+        raise AssetError(f"{archive} is not a tar archive (or is damaged)") from exc
+    except OSError as exc:
+        raise AssetError(f"could not open {archive}: {_os_reason(exc)}") from exc
+
+    with tar_file:
         try:
-            staging = Path(
-                tempfile.mkdtemp(
-                    prefix=f".{destination.name}.", suffix=".unpacking", dir=destination.parent
-                )
+            members = tar_file.getmembers()
+        except (tarfile.TarError, EOFError) as exc:
+            raise AssetError(f"{archive} is a damaged tar archive: {exc}") from exc
+        for member in members:
+            plain = member.isfile() or member.isdir()
+            _check_member(member.name, None if plain else "is a link, a device or a pipe", archive)
+
+        def unpack(staging: Path) -> list[Path]:
+            if hasattr(tarfile, "data_filter"):
+                tar_file.extractall(staging, members=members, filter="data")
+            else:  # Python 3.11.0 to 3.11.3: the checks above are all there is
+                tar_file.extractall(staging, members=members)
+            return [staging / member.name for member in members if member.isfile()]
+
+        return _unpack_whole(archive, Path(destination), unpack, (tarfile.TarError, EOFError))
+
+
+def _unpack_whole(
+    archive: Path,
+    destination: Path,
+    unpack: Callable[[Path], list[Path]],
+    damage: tuple[type[BaseException], ...],
+) -> list[Path]:
+    """Run ``unpack(staging)`` into a temporary sibling of ``destination`` and rename it
+    into place, so that ``destination`` appears complete or not at all."""
+    if destination.exists() and not (destination.is_dir() and not any(destination.iterdir())):
+        raise AssetError(
+            f"cannot unpack {archive} into {destination}: it already exists; "
+            f"remove it and run the command again"
+        )
+    _make_folder(destination.parent)
+    try:
+        staging = Path(
+            tempfile.mkdtemp(
+                prefix=f".{destination.name}.", suffix=".unpacking", dir=destination.parent
             )
-        except OSError as exc:
-            raise AssetError(
-                f"could not unpack {archive} next to {destination}: {_os_reason(exc)}"
-            ) from exc
-        written: list[Path] = []
-        try:
-            for member in members:
-                extracted = Path(zip_file.extract(member, staging))
-                if not member.is_dir():
-                    written.append(extracted)
-            if destination.is_dir():
-                destination.rmdir()  # the empty folder checked above
-            os.replace(staging, destination)
-        except (OSError, zipfile.BadZipFile, EOFError) as exc:
-            shutil.rmtree(staging, ignore_errors=True)
-            reason = _os_reason(exc) if isinstance(exc, OSError) else f"damaged archive: {exc}"
-            raise AssetError(f"could not unpack {archive} into {destination}: {reason}") from exc
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
+        )
+    except OSError as exc:
+        raise AssetError(
+            f"could not unpack {archive} next to {destination}: {_os_reason(exc)}"
+        ) from exc
+    try:
+        written = unpack(staging)
+        if destination.is_dir():
+            destination.rmdir()  # the empty folder checked above
+        os.replace(staging, destination)
+    except BaseException as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        if isinstance(exc, OSError):
+            reason = _os_reason(exc)
+        elif isinstance(exc, damage):
+            reason = f"damaged archive: {exc}"
+        else:
             raise
+        raise AssetError(f"could not unpack {archive} into {destination}: {reason}") from exc
     return sorted(destination / path.relative_to(staging) for path in written)
+
+
+#: URL endings of the tar archives an extracted asset may be; anything else is a zip.
+TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tar.xz")
+
+
+def _is_tar_url(url: str) -> bool:
+    return urllib.parse.urlsplit(url).path.lower().endswith(TAR_SUFFIXES)
 
 
 def packaged_file(asset: Asset) -> Path | None:
@@ -539,16 +596,17 @@ def _hash_file_into(hasher: _Hasher, path: Path) -> None:
         raise AssetError(f"could not read {path}: {_os_reason(exc)}") from exc
 
 
-def _check_zip_member(member: zipfile.ZipInfo, archive: Path) -> None:
-    name = member.filename
+def _check_member(name: str, special: str | None, archive: Path) -> None:
+    """Refuse an archive entry whose path leads outside, or that is ``special`` (what it
+    is, when it is no plain file or folder)."""
     # Zip files made on Windows may use backslashes; treat both as separators.
     parts = name.replace("\\", "/").split("/")
     if name.startswith(("/", "\\")) or (len(name) > 1 and name[1] == ":"):
         problem = "has an absolute path"
     elif ".." in parts:
         problem = "points outside the archive's folder (it contains '..')"
-    elif stat.S_ISLNK(member.external_attr >> 16):
-        problem = "is a symbolic link"
+    elif special is not None:
+        problem = special
     else:
         return
     raise AssetError(
@@ -576,7 +634,7 @@ def _safe_relative_path(asset: Asset) -> Path:
 
 def _offline_message(asset: Asset, path: Path) -> str:
     if asset.extract:
-        where = f"download that zip yourself and unpack it into the folder {path}"
+        where = f"download that archive yourself and unpack it into the folder {path}"
     else:
         where = f"download it yourself and save it as {path}"
     return (
