@@ -185,7 +185,16 @@ def test_urvc_uninstall_removes_the_environment_and_doctor_says_how_to_rebuild(
     assert "Removed the worker environment urvc-test-other-numpy." in removed.output
     assert not OTHER_NUMPY_ENV.folder.exists()
     report = json.loads(run_urvc("doctor", "--json").output)
-    assert (
+    facts = report["worker_environments"]["urvc-test-other-numpy"]
+    assert facts["state"] == "missing" and facts["problem"] == (
         "The worker environment urvc-test-other-numpy (separator echo) is missing: "
         "run `urvc install urvc-test-other-numpy`."
-    ) in report["problems"]
+    )
+    # Never built is no problem (like a model not downloaded yet); half built is.
+    assert not [p for p in report["problems"] if "urvc-test-other-numpy" in p]
+    OTHER_NUMPY_ENV.folder.mkdir(parents=True)
+    report = json.loads(run_urvc("doctor", "--json").output)
+    assert any("urvc-test-other-numpy" in p and "unfinished" in p for p in report["problems"])
+    assert "worker environment urvc-test-other-numpy: unfinished, run `urvc install" in (
+        run_urvc("doctor").output
+    )

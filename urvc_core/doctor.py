@@ -158,7 +158,9 @@ def run_doctor() -> DoctorReport:
     for environment in declared_worker_environments():
         facts = worker_environment_facts(environment)
         environments[environment.name] = facts
-        if "problem" in facts:
+        # One never built is listed, like a model not downloaded yet; one that is half
+        # there or does not start is a problem.
+        if facts["state"] in ("unfinished", "broken"):
             report.problems.append(facts["problem"])
     report.facts["worker_environments"] = environments
 

@@ -199,18 +199,22 @@ def remove_worker_environment(name: str) -> bool:
 
 
 def worker_environment_facts(environment: WorkerEnvironment) -> dict[str, Any]:
-    """What ``urvc doctor`` shows of an environment: whether it is built, its Python,
+    """What ``urvc doctor`` shows of an environment: its ``state`` (``built``,
+    ``missing``: never built, like a model not downloaded yet; ``unfinished``: cut off or
+    built for other requirements; ``broken``: its Python does not start), its Python,
     numpy and the packages it reports; ``problem`` says how to repair it."""
     facts: dict[str, Any] = {
         "path": str(environment.folder),
         "backends": list(environment.backends),
         "built": environment.is_built(),
+        "state": "built",
     }
     if not facts["built"]:
-        state = "is outdated or unfinished" if environment.folder.exists() else "is missing"
+        facts["state"] = "unfinished" if environment.folder.exists() else "missing"
+        said = "is outdated or unfinished" if environment.folder.exists() else "is missing"
         facts["problem"] = (
             f"The worker environment {environment.name} ({', '.join(environment.backends)}) "
-            f"{state}: run `urvc install {environment.name}`."
+            f"{said}: run `urvc install {environment.name}`."
         )
         return facts
     packages = ["numpy", *environment.report_packages]
@@ -229,6 +233,7 @@ def worker_environment_facts(environment: WorkerEnvironment) -> dict[str, Any]:
     )
     if completed.returncode != 0:
         facts["built"] = False
+        facts["state"] = "broken"
         facts["problem"] = (
             f"The worker environment {environment.name} does not start its Python: run "
             f"`urvc install {environment.name}` to rebuild it."

@@ -57,10 +57,10 @@ def doctor(as_json: bool) -> None:
                 + ", ".join(
                     f"{package} {version or 'missing'}"
                     for package, version in environment.items()
-                    if package not in ("path", "backends", "built", "python")
+                    if package not in ("path", "backends", "built", "python", "state")
                 )
                 if environment["built"]
-                else "not built"
+                else f"{environment['state']}, run `urvc install {name}`"
             )
             click.echo(f"worker environment {name}: {state} ({environment['path']})")
         click.echo(f"assets: {len(present)} of {len(assets)} present")
