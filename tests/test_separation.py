@@ -55,7 +55,8 @@ def test_presets_list_their_steps_models_and_plugins() -> None:
     assert [s.separator for s in presets["center"][0].steps] == ["dsp-center"]
     if not HAS_MDX:
         return
-    assert set(presets) == {"center", "vocals", "karaoke", "dereverb", "lead-clean"}
+    spleeter = {"spleeter"} if importlib.util.find_spec("urvc_separator_spleeter") else set()
+    assert set(presets) == {"center", "vocals", "karaoke", "dereverb", "lead-clean"} | spleeter
     lead_clean, plugin = presets["lead-clean"]
     assert plugin == "urvc-separator-mdx"
     assert [s.step for s in lead_clean.steps] == ["vocals", "karaoke", "dereverb"]
