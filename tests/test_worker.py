@@ -150,3 +150,26 @@ class TestCenterSeparatorInAWorker(SeparatorConformance):
         backend = CenterSeparatorInWorker()
         yield backend
         backend.close()
+
+
+def test_a_worker_that_cannot_start_says_to_rebuild_its_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("URVC_HOME", str(tmp_path))
+    python = tmp_path / "envs" / "urvc-separator-echo" / "bin" / "python"
+    python.parent.mkdir(parents=True)
+    # What a broken environment does: its Python stops before urvc_core is imported.
+    python.write_text("#!/bin/sh\necho 'No module named urvc_core' >&2\nexit 1\n")
+    python.chmod(0o755)
+
+    class Broken(EchoSeparatorInWorker):
+        worker_python = None
+        worker_environment = "urvc-separator-echo"
+
+    with pytest.raises(BackendError) as error:
+        Broken().separate(_song(0.2))
+    assert str(error.value) == (
+        "The worker of separator 'echo' (plugin tests.test_worker) stopped "
+        "with exit code 1 while starting (its error is above); `urvc install "
+        "urvc-separator-echo` rebuilds its environment."
+    )

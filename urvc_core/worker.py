@@ -415,6 +415,16 @@ class WorkerBackend(Backend):
         if code < 0:
             with contextlib.suppress(ValueError):
                 how += f" ({signal.Signals(-code).name})"
+        if method == "__init__":
+            # It never got as far as its backend: the environment is what to look at.
+            repair = (
+                f"`urvc install {self.worker_environment}` rebuilds its environment"
+                if self.worker_environment
+                else f"check the interpreter {self.worker_python}"
+            )
+            return BackendError(
+                f"{where} stopped with {how} while starting (its error is above); {repair}."
+            )
         return BackendError(
             f"{where} stopped with {how} during {method}; the next call starts a new one."
         )
