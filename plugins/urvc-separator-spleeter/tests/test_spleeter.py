@@ -139,3 +139,45 @@ def test_the_spleeter_preset_gives_a_covers_vocals_and_instrumental(spleeter_hom
     total = stems["vocals"].samples + stems["instrumental"].samples
     assert stems["vocals"].num_samples == song.num_samples
     assert _band_db(song.samples, total, 44100, low=True) > 25.0
+
+
+def test_an_ensemble_mixes_spleeter_with_a_separator_run_in_process(spleeter_home: Path) -> None:
+    from urvc_core.separation import separate_song
+
+    song = centre_panned_speech_mix(44100).mixture
+    steps = ["vocals=spleeter:stems=2", "vocals=dsp-center"]
+
+    ensemble = separate_song(song, "center", steps=steps, combine=["vocals=mean"])
+
+    spleeter = SpleeterSeparator(stems=2)
+    alone = spleeter.separate(song)["Vocals"].samples
+    spleeter.close()
+    center = get_backend("separator", "dsp-center").separate(song)["Vocals"].samples  # type: ignore[attr-defined]
+    np.testing.assert_allclose(ensemble["vocals"].samples, (alone + center) / 2, atol=1e-5)
+
+
+def test_urvc_separate_writes_the_stems_and_a_missing_environment_is_one_line(
+    spleeter_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    from urvc_core.audio import audio_info, save_audio
+    from urvc_core.cli import cli
+
+    song = save_audio(centre_panned_speech_mix(44100).mixture, tmp_path / "song.wav")
+    separated = CliRunner().invoke(
+        cli, ["separate", str(song), "--separation", "spleeter", "-o", str(tmp_path / "out")]
+    )
+    assert separated.exit_code == 0, separated.output
+    written = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert written == ["song (Instrumental).wav", "song (Vocals).wav"]
+    assert audio_info(tmp_path / "out" / "song (Vocals).wav").frames == audio_info(song).frames
+
+    (spleeter_home / "envs" / "urvc-separator-spleeter").unlink()  # as after pip install alone
+    monkeypatch.setenv("URVC_HOME", str(spleeter_home))
+    again = ["-o", str(tmp_path / "again"), "--refresh"]  # past the cached stems
+    failed = CliRunner().invoke(cli, ["separate", str(song), "--separation", "spleeter", *again])
+    assert failed.exit_code == 1
+    lines = [line for line in failed.output.splitlines() if line.strip()]
+    assert lines[-1].endswith("run `urvc install urvc-separator-spleeter`."), failed.output
+    assert not (tmp_path / "again").exists() or not list((tmp_path / "again").iterdir())
