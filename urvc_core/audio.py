@@ -388,20 +388,8 @@ def resample(audio: Audio, sample_rate: int, *, quality: str = "VHQ") -> Audio:
     if sample_rate == audio.sample_rate:
         return audio
 
-    import soxr
-
-    expected_length = round(audio.num_samples * sample_rate / audio.sample_rate)
-    # soxr wants (samples, channels), C-contiguous with canonical strides: numpy 1.26 can
-    # call a one-sample transpose contiguous while soxr rejects its strides, so copy.
-    frames = audio.samples.T.copy(order="C")
-    resampled = np.asarray(soxr.resample(frames, audio.sample_rate, sample_rate, quality))
-    resampled = resampled.T
-    # soxr already rounds, but pin the length so it never depends on its version.
-    length = resampled.shape[1]
-    if length > expected_length:
-        resampled = resampled[:, :expected_length]
-    elif length < expected_length:
-        resampled = np.pad(resampled, ((0, 0), (0, expected_length - length)))
+    resampler = StreamResampler(audio.sample_rate, sample_rate, audio.channels, quality)
+    resampled = np.concatenate([resampler.resample(audio.samples), resampler.finish()], axis=1)
     return Audio(np.ascontiguousarray(resampled, dtype=np.float32), sample_rate)
 
 
@@ -713,7 +701,9 @@ class StreamResampler:
     def resample(self, samples: np.ndarray) -> np.ndarray:
         """``samples`` shaped ``(channels, frames)``; returns what soxr has ready."""
         self.frames_in += samples.shape[1]
-        frames = np.ascontiguousarray(samples.T, dtype=np.float32)
+        # soxr wants (samples, channels), C-contiguous with canonical strides: numpy 1.26
+        # can call a one-sample transpose contiguous while soxr rejects its strides, so copy.
+        frames = samples.T.astype(np.float32, order="C", copy=True)
         return self._keep(self._stream.resample_chunk(frames))
 
     def finish(self) -> np.ndarray:
