@@ -372,18 +372,18 @@ class WorkerBackend(Backend):
     def _exchange(
         self, worker: _Worker, method: str, header: dict[str, Any], arrays: list[np.ndarray]
     ) -> Any:
+        received = None  # what a worker wrote that was no reply
         try:
             _write_message(worker.wire_out, header, arrays)
             message = _read_message(worker.wire_in)
-        except (BrokenPipeError, _NotAMessage) as exc:
+        except BrokenPipeError:
+            message = None
+        except _NotAMessage as bad:
+            message, received = None, bad.received
+        if message is None:  # it died, or talked nonsense
             self._worker = None
-            received = exc.received if isinstance(exc, _NotAMessage) else None
             worker.stop()
-            raise self._failure(method, worker, received) from None
-        if message is None:
-            self._worker = None
-            worker.stop()
-            raise self._failure(method, worker, None)
+            raise self._failure(method, worker, received)
         reply, reply_arrays = message
         if "error" in reply:
             error = reply["error"]
