@@ -26,7 +26,7 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -319,9 +319,8 @@ class VoiceConverter:
         request the converter was loaded with). Plain :class:`ConversionSettings` are
         resolved the same way first."""
 
-        @contextmanager
-        def in_memory(frames: int, rate: int) -> Iterator[SongInMemory]:
-            yield SongInMemory(frames)
+        def in_memory(frames: int, rate: int) -> Any:
+            return nullcontext(SongInMemory(frames))
 
         result, song = self._convert(audio, request, progress, in_memory)
         result.samples_in_memory = Audio(song.samples, result.sample_rate)
