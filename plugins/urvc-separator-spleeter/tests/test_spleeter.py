@@ -68,6 +68,10 @@ def test_two_stems_add_up_to_the_mixture_below_11_khz_at_any_rate(
     separator.close()
 
     assert list(stems) == ["Vocals", "Instrumental"]
+    # spleeter's marker of a complete folder goes beside links to it, not into it.
+    assert sorted(p.name for p in (spleeter_home.parent / "models" / "2stems").iterdir()) == [
+        "checkpoint", "model.data-00000-of-00001", "model.index", "model.meta"
+    ]
     for stem in stems.values():
         assert (stem.sample_rate, stem.channels, stem.num_samples) == (
             rate,

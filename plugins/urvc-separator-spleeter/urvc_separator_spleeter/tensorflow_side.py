@@ -40,7 +40,7 @@ class SpleeterInWorker(Separator):
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
         self.stems = stems_of(self.options["stems"])
-        self._loaded: tuple[str, Any] | None = None
+        self._loaded: tuple[str, Any, tempfile.TemporaryDirectory[str]] | None = None
 
     def separate_with_model(self, audio: Audio, model_folder: str) -> dict[str, Audio]:
         if audio.channels > 2:
@@ -91,14 +91,21 @@ class SpleeterInWorker(Separator):
         # TensorFlow 2.12 warns of every estimator API spleeter uses, a screen per model.
         tf.get_logger().setLevel("ERROR")
 
-        (folder / _PROBE).touch(exist_ok=True)
+        # spleeter takes a folder without its marker for one to download into. The
+        # marker goes into a folder of links to the model's files, not into the model
+        # folder, which may be read-only or shared ([asset_paths]); the estimator reads
+        # the checkpoint there on every call, so the links live as long as the model.
+        view = tempfile.TemporaryDirectory(prefix="urvc-spleeter-model-")
+        for entry in folder.iterdir():
+            (Path(view.name) / entry.name).symlink_to(entry)
+        (Path(view.name) / _PROBE).touch(exist_ok=True)
         parameters = load_configuration(f"spleeter:{self.options['stems']}stems")
-        parameters["model_dir"] = str(folder)
+        parameters["model_dir"] = view.name
         with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as file:
             json.dump(parameters, file)
         try:
             separator = SpleeterSeparatorModel(file.name, multiprocess=False)
         finally:
             os.unlink(file.name)
-        self._loaded = (str(folder), separator)
+        self._loaded = (str(folder), separator, view)
         return separator
