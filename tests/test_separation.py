@@ -55,8 +55,12 @@ def test_presets_list_their_steps_models_and_plugins() -> None:
     assert [s.separator for s in presets["center"][0].steps] == ["dsp-center"]
     if not HAS_MDX:
         return
-    spleeter = {"spleeter"} if importlib.util.find_spec("urvc_separator_spleeter") else set()
-    assert set(presets) == {"center", "vocals", "karaoke", "dereverb", "lead-clean"} | spleeter
+    isolated = {
+        preset
+        for preset, package in (("spleeter", "urvc_separator_spleeter"), ("asteroid", "urvc_separator_asteroid"))
+        if importlib.util.find_spec(package)
+    }
+    assert set(presets) == {"center", "vocals", "karaoke", "dereverb", "lead-clean"} | isolated
     lead_clean, plugin = presets["lead-clean"]
     assert plugin == "urvc-separator-mdx"
     assert [s.step for s in lead_clean.steps] == ["vocals", "karaoke", "dereverb"]

@@ -15,6 +15,8 @@ __all__ = ["install_hint", "providing_plugin"]
 _SEPARATOR_MDX = "urvc-separator-mdx"
 _EFFECTS_PEDALBOARD = "urvc-effects-pedalboard"
 _F0_RMVPE = "urvc-f0-rmvpe"
+_SEPARATOR_SPLEETER = "urvc-separator-spleeter"
+_SEPARATOR_ASTEROID = "urvc-separator-asteroid"
 
 #: (kind, name) -> distribution; a name of ``*`` stands for every name of that kind
 #: that no other entry claims.
@@ -27,6 +29,10 @@ _DIRECTORY: dict[tuple[str, str], str] = {
     ("separation preset", "karaoke"): _SEPARATOR_MDX,
     ("separation preset", "dereverb"): _SEPARATOR_MDX,
     ("separation preset", "lead-clean"): _SEPARATOR_MDX,
+    ("separator", "spleeter"): _SEPARATOR_SPLEETER,
+    ("separation preset", "spleeter"): _SEPARATOR_SPLEETER,
+    ("separator", "asteroid"): _SEPARATOR_ASTEROID,
+    ("separation preset", "asteroid"): _SEPARATOR_ASTEROID,
     ("f0", "rmvpe"): _F0_RMVPE,
     ("effect", "*"): _EFFECTS_PEDALBOARD,
     ("effect preset", "*"): _EFFECTS_PEDALBOARD,
