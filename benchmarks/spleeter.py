@@ -19,8 +19,6 @@ import subprocess
 import time
 from pathlib import Path
 
-import numpy as np
-
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -30,23 +28,10 @@ def main() -> None:
     home = arguments.work.resolve()
     os.environ["URVC_HOME"] = str(home)
 
+    from isolated_separator import built_environment, long_song, worker_peak_mib
     from urvc_separator_spleeter.separator import SpleeterSeparator
 
-    from urvc_core.backends import Audio
-    from urvc_core.testing import speech
-    from urvc_core.worker_environments import (
-        build_worker_environment,
-        declared_worker_environments,
-    )
-
-    (environment,) = declared_worker_environments(["urvc-separator-spleeter"])
-    started = time.perf_counter()
-    built = build_worker_environment(environment, lambda line: None)
-    size = subprocess.run(
-        ["du", "-sm", str(environment.folder)], capture_output=True, text=True, check=True
-    ).stdout.split()[0]
-    took = f"built in {time.perf_counter() - started:.0f} s" if built else "already built"
-    print(f"worker environment: {took}, {size} MiB on disk")
+    environment = built_environment("urvc-separator-spleeter")
     model = home / "random-models" / "2stems"
     if not (model / "checkpoint").exists():
         subprocess.run(
@@ -54,13 +39,7 @@ def main() -> None:
             check=True,
         )
     (home / "config.toml").write_text(f'[asset_paths]\nspleeter-2stems = "{model}"\n')
-
-    voice = speech(44100).samples[0]
-    frames = int(arguments.seconds * 44100)
-    rng = np.random.default_rng(0)
-    speech_track = np.tile(voice, int(np.ceil(frames / len(voice))))[:frames]
-    noise = 0.05 * rng.standard_normal((2, frames))
-    song = Audio((np.stack([speech_track, 0.8 * speech_track]) + noise).astype(np.float32), 44100)
+    song = long_song(arguments.seconds)
 
     separator = SpleeterSeparator(stems=2)
     for call in ("first (starts the worker, loads the model)", "warm"):
@@ -69,13 +48,7 @@ def main() -> None:
         seconds = time.perf_counter() - started
         rtf = seconds / arguments.seconds
         print(f"{arguments.seconds:g} s song, {call}: {seconds:.1f} s (RTF {rtf:.3f})")
-    worker = separator._worker
-    worker_peak = float("nan")
-    if worker is not None:
-        with open(f"/proc/{worker.process.pid}/status") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    worker_peak = int(line.split()[1]) / 1024
+    worker_peak = worker_peak_mib(separator)
     separator.close()
     main_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS: this process {main_peak:.0f} MiB, the worker {worker_peak:.0f} MiB")
