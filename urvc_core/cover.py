@@ -57,7 +57,15 @@ import numpy as np
 from urvc_core.backends import Audio
 from urvc_core.cover_options import DEFAULT_NAME_TEMPLATE, FOLLOW_MODES, CoverOptions
 from urvc_core.errors import UrvcError
-from urvc_core.steps import BackgroundSteps, StemRef, StepProgress, StepReport, StepRunner
+from urvc_core.steps import (
+    BackgroundSteps,
+    StemRef,
+    StepProgress,
+    StepReport,
+    StepRunner,
+    conversion_step,
+    effects_step,
+)
 
 __all__ = [
     "DEFAULT_NAME_TEMPLATE",
@@ -313,59 +321,10 @@ class _Pipeline:
         name: str,
         check: Callable[[], None] | None = None,
     ) -> Any:
-        """Convert ``stem``; ``check`` is called between chunks, and raising there stops
-        the conversion (a step running beside it has failed)."""
-        from urvc_core.cache import StepResult
-        from urvc_core.version import __version__
-
-        def progress(fraction: float) -> None:
-            if check is not None:
-                check()
-            runner.progress.fraction(fraction)
-
-        def compute(staging: Path) -> StepResult:
-            result = self._converter(request).convert(stem.load(), request, progress=progress)
-            return StepResult(
-                audio={"vocals": result.audio},
-                extra={
-                    "pitch_shift": result.pitch_shift,
-                    "f0_methods": result.f0_methods,
-                    "embedder": result.embedder,
-                    "notes": result.notes,
-                    "timings": result.timings,
-                },
-            )
-
-        return runner.run(
-            name,
-            "rvc",
-            f"urvc-core {__version__}",
-            request.cache_parameters(),
-            {"audio": stem.digest},
-            compute,
-        )
+        return conversion_step(runner, stem, self._converter(request), request, name, check)
 
     def _apply_effects(self, runner: StepRunner, stem: StemRef) -> Any:
-        from urvc_core.cache import StepResult
-        from urvc_core.effects import apply_effects
-        from urvc_core.plugins import backend_version
-
-        versions = []
-        for step in self.effects:
-            plugin, version = backend_version("effect", step.name)
-            versions.append(f"{step.name}={plugin} {version}")
-
-        def compute(staging: Path) -> StepResult:
-            return StepResult(audio={"vocals": apply_effects(stem.load(), self.effects)})
-
-        return runner.run(
-            "effects",
-            ",".join(step.name for step in self.effects),
-            "; ".join(versions),
-            {"chain": [step.as_dict() for step in self.effects]},
-            {"audio": stem.digest},
-            compute,
-        )
+        return effects_step(runner, stem, self.effects)
 
     def _shift(
         self, runner: StepRunner, jobs: Sequence[_ShiftJob], *, in_workers: bool | None = None

@@ -17,7 +17,7 @@ keep one order whatever ran at the same time.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -28,7 +28,15 @@ from urvc_core.errors import UrvcError
 if TYPE_CHECKING:
     from urvc_core.cache import CacheEntry, StepCache, StepResult
 
-__all__ = ["BackgroundSteps", "StemRef", "StepProgress", "StepReport", "StepRunner"]
+__all__ = [
+    "BackgroundSteps",
+    "StemRef",
+    "StepProgress",
+    "StepReport",
+    "StepRunner",
+    "conversion_step",
+    "effects_step",
+]
 
 
 @dataclass
@@ -282,3 +290,74 @@ class BackgroundSteps:
         value = future.result()
         self.runner.adopt(detached)
         return value
+
+
+# -- the steps every voice pipeline has (a cover's vocals, speech) -------------------------
+
+
+def conversion_step(
+    runner: StepRunner,
+    stem: StemRef,
+    converter: Any,
+    request: Any,
+    name: str = "convert",
+    check: Callable[[], None] | None = None,
+) -> CacheEntry:
+    """Convert ``stem`` with ``converter`` (a :class:`~urvc_core.rvc.conversion.VoiceConverter`
+    of ``request``'s voice) through the cache; its output is ``vocals``. ``check`` is
+    called between chunks, and raising there stops the conversion (a step running beside
+    it has failed)."""
+    from urvc_core.cache import StepResult
+    from urvc_core.version import __version__
+
+    def progress(fraction: float) -> None:
+        if check is not None:
+            check()
+        runner.progress.fraction(fraction)
+
+    def compute(staging: Path) -> StepResult:
+        result = converter.convert(stem.load(), request, progress=progress)
+        return StepResult(
+            audio={"vocals": result.audio},
+            extra={
+                "pitch_shift": result.pitch_shift,
+                "f0_methods": result.f0_methods,
+                "embedder": result.embedder,
+                "notes": result.notes,
+                "timings": result.timings,
+            },
+        )
+
+    return runner.run(
+        name,
+        "rvc",
+        f"urvc-core {__version__}",
+        request.cache_parameters(),
+        {"audio": stem.digest},
+        compute,
+    )
+
+
+def effects_step(runner: StepRunner, stem: StemRef, effects: Sequence[Any]) -> CacheEntry:
+    """Run ``stem`` through an effect chain (:func:`urvc_core.effects.plan_effects`)
+    through the cache; its output is ``vocals``."""
+    from urvc_core.cache import StepResult
+    from urvc_core.effects import apply_effects
+    from urvc_core.plugins import backend_version
+
+    versions = []
+    for step in effects:
+        plugin, version = backend_version("effect", step.name)
+        versions.append(f"{step.name}={plugin} {version}")
+
+    def compute(staging: Path) -> StepResult:
+        return StepResult(audio={"vocals": apply_effects(stem.load(), effects)})
+
+    return runner.run(
+        "effects",
+        ",".join(step.name for step in effects),
+        "; ".join(versions),
+        {"chain": [step.as_dict() for step in effects]},
+        {"audio": stem.digest},
+        compute,
+    )
