@@ -28,6 +28,7 @@ from urvc_core.backends import (
     Separator,
     Setting,
     TTSEngine,
+    TTSVoice,
 )
 from urvc_core.cache import StepCache
 from urvc_core.catalogue import asset_store, fetch_asset, list_assets
@@ -54,6 +55,8 @@ from urvc_core.rvc.request import ConversionRequest, resolve_conversion
 from urvc_core.rvc.settings import CONVERSION_SETTINGS, ConversionSettings
 from urvc_core.separation import separate_files, separate_song
 from urvc_core.sources import Source, resolve_sources
+from urvc_core.speech import SpeechResult, list_tts_voices, say, speak
+from urvc_core.speech_options import SPEECH_SETTINGS, SpeechOptions
 from urvc_core.version import __version__
 from urvc_core.voices import (
     VoiceDownload,
@@ -77,6 +80,7 @@ bound_onednn_primitive_cache()
 __all__ = [
     "CONVERSION_SETTINGS",
     "COVER_SETTINGS",
+    "SPEECH_SETTINGS",
     "Asset",
     "AssetStore",
     "Audio",
@@ -103,8 +107,11 @@ __all__ = [
     "SeparatorChoice",
     "Setting",
     "Source",
+    "SpeechOptions",
+    "SpeechResult",
     "StepCache",
     "TTSEngine",
+    "TTSVoice",
     "Track",
     "UrvcError",
     "UrvcHome",
@@ -133,6 +140,7 @@ __all__ = [
     "list_assets",
     "list_backends",
     "list_plugins",
+    "list_tts_voices",
     "list_voice_models",
     "load_audio",
     "load_config",
@@ -147,9 +155,11 @@ __all__ = [
     "resolve_voice_model",
     "run_doctor",
     "save_audio",
+    "say",
     "separate_files",
     "separate_song",
     "set_config_value",
+    "speak",
     "unset_config_value",
     "urvc_home",
     "use_device",

@@ -463,22 +463,79 @@ class Embedder(Backend):
         raise NotImplementedError
 
 
+@dataclass(frozen=True)
+class TTSVoice:
+    """One voice of a TTS engine: the name ``synthesize`` takes, and what a person picks
+    it by (``urvc tts voices`` shows them)."""
+
+    name: str
+    #: BCP 47 language tag where known (``en-US``), else "".
+    locale: str = ""
+    #: ``Female``, ``Male`` or "" where the engine doesn't say.
+    gender: str = ""
+    description: str = ""
+
+    def as_dict(self) -> dict[str, str]:
+        return {
+            "name": self.name,
+            "locale": self.locale,
+            "gender": self.gender,
+            "description": self.description,
+        }
+
+
 class TTSEngine(Backend):
     """Speaks text.
 
-    ``synthesize`` returns mono :class:`Audio` at the engine's own sample rate. ``voices``
-    lists the voice names the engine accepts; ``voice=None`` picks the engine's default.
-    Empty text is an :class:`~urvc_core.errors.UrvcError`.
+    ``synthesize`` returns mono :class:`Audio` at the engine's own sample rate, speaking
+    at ``speed`` times the voice's own pace. ``voices`` lists the voice names the engine
+    accepts; ``voice=None`` picks the engine's default. Empty text and a voice the engine
+    doesn't have are :class:`~urvc_core.errors.UrvcError`\\ s.
+
+    :meth:`voice_details` (locale, gender) and :meth:`check_voice` (a did-you-mean for a
+    misspelt voice) have defaults built on ``voices``; an engine overrides them where it
+    knows more.
     """
 
     kind = BackendKind.TTS_ENGINE
-    work_methods: ClassVar[tuple[str, ...]] = ("voices", "synthesize")
+    work_methods: ClassVar[tuple[str, ...]] = (
+        "voices",
+        "voice_details",
+        "check_voice",
+        "synthesize",
+    )
 
     def voices(self) -> list[str]:
         raise NotImplementedError
 
+    def voice_details(self) -> list[TTSVoice]:
+        """Every voice with what the engine tells of it."""
+        return [TTSVoice(name) for name in self.voices()]
+
+    def check_voice(self, voice: str) -> str:
+        """The engine's own spelling of ``voice`` (matched regardless of case), or an
+        :class:`~urvc_core.errors.UrvcError` naming the closest voices."""
+        return match_voice_name(voice, self.voices(), self.name)
+
     def synthesize(self, text: str, *, voice: str | None = None, speed: float = 1.0) -> Audio:
         raise NotImplementedError
+
+
+def match_voice_name(voice: str, names: Sequence[str], engine: str) -> str:
+    """``voice`` as spelt in ``names`` (regardless of case), or an UrvcError with the
+    closest names: for :meth:`TTSEngine.check_voice` and engines that override it."""
+    import difflib
+
+    by_folded = {name.casefold(): name for name in names}
+    found = by_folded.get(voice.strip().casefold())
+    if found is not None:
+        return found
+    close = difflib.get_close_matches(voice.strip().casefold(), list(by_folded), n=1)
+    hint = f" (did you mean '{by_folded[close[0]]}'?)" if close else ""
+    raise UrvcError(
+        f"TTS engine '{engine}' has no voice '{voice}'{hint}; `urvc tts voices --engine "
+        f"{engine}` lists its voices."
+    )
 
 
 class Effect(Backend):

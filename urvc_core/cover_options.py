@@ -295,7 +295,7 @@ class CoverOptions:
                 conversion.update({k: v for k, v in dict(value or {}).items() if v is not None})
             elif name in cover:
                 if value is not None:
-                    values[name] = cover[name].check(_plain(value), "cover")
+                    values[name] = cover[name].check(plain_value(value), "cover")
             elif name in conversion_names:
                 if value is not None:
                     conversion[name] = value
@@ -316,7 +316,7 @@ class CoverOptions:
         return described
 
 
-def _plain(value: Any) -> Any:
+def plain_value(value: Any) -> Any:
     """Paths as strings, so an option given as a Path is checked like one given as text."""
     from pathlib import PurePath
 

@@ -17,4 +17,5 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "urvc_core.builtin.dsp_separator",
     "urvc_core.builtin.loudness_effects",
     "urvc_core.builtin.weighted_fusion",
+    "urvc_core.builtin.edge_tts_engine",
 )

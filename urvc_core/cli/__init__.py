@@ -13,6 +13,7 @@ with the helpers of :mod:`urvc_core.console`. One module per command group:
 - :mod:`~urvc_core.cli.models`: ``urvc models``
 - :mod:`~urvc_core.cli.convert`: ``urvc convert``, ``urvc f0``
 - :mod:`~urvc_core.cli.cover`: ``urvc cover``, ``urvc separate``
+- :mod:`~urvc_core.cli.speech`: ``urvc speak``, ``urvc tts``
 - :mod:`~urvc_core.cli.mix`: ``urvc mix``
 - :mod:`~urvc_core.cli.cache`: ``urvc cache``
 - :mod:`~urvc_core.cli.demo`: ``urvc demo``
@@ -52,6 +53,7 @@ from urvc_core.cli import (
     mix,
     models,
     plugins,
+    speech,
 )
 from urvc_core.errors import UrvcError, print_warnings_as_lines
 from urvc_core.version import __version__
@@ -167,6 +169,8 @@ for _command in (
     convert.convert,
     cover.cover,
     cover.separate,
+    speech.speak,
+    speech.tts,
     mix.mix,
     cache.cache,
     demo.demo,

@@ -22,12 +22,10 @@ from urvc_core.cover_options import COVER_SETTINGS
 class CoverBars:
     """Two tqdm bars on stderr: every step of the run, and the step running now."""
 
-    def __init__(self) -> None:
+    def __init__(self, label: str = "cover") -> None:
         from tqdm import tqdm
 
-        self.overall = tqdm(
-            total=1, desc="cover", unit="step", disable=None, leave=False, position=0
-        )
+        self.overall = tqdm(total=1, desc=label, unit="step", disable=None, leave=False, position=0)
         self.current = tqdm(total=1000, desc="", unit="‰", disable=None, leave=False, position=1)
 
     def plan(self, steps: int) -> None:
@@ -52,9 +50,10 @@ class CoverBars:
 
 
 @contextlib.contextmanager
-def cover_bars() -> Iterator[CoverBars]:
-    """The bars of one cover run, closed when it ends however it ends."""
-    bars = CoverBars()
+def cover_bars(label: str = "cover") -> Iterator[CoverBars]:
+    """The bars of one cover run (or another run of steps: ``label``), closed when it
+    ends however it ends."""
+    bars = CoverBars(label)
     try:
         yield bars
     finally:
@@ -65,7 +64,7 @@ def cover_bars() -> Iterator[CoverBars]:
 SEPARATION_SETTINGS = ("separation", "separator_steps", "ensemble", "skip_steps", "device")
 
 
-def _print_steps(steps: Sequence[Any]) -> None:
+def print_steps(steps: Sequence[Any]) -> None:
     echo_table(
         ["step", "backend", "seconds", "cache"],
         [
@@ -125,7 +124,7 @@ def _print_covers(results: Sequence[Any], as_json: bool) -> None:
 
 
 def print_cover(result: Any) -> None:
-    _print_steps(result.steps)
+    print_steps(result.steps)
     mix = result.mix
     loudness = mix.get("loudness_lufs")
     target = mix.get("target_lufs")
