@@ -2,9 +2,10 @@
 
 A suite that passes everything protects nobody, so each suite is shown a backend with
 one specific defect and must fail the test that covers it (the test methods are called
-directly and must raise AssertionError). No backend of the embedder and TTS kinds ships
-with urvc-core, so small but honest fixtures of those kinds (a log-mel "embedder", a
-tone-per-character "TTS engine") show those suites can be passed.
+directly and must raise AssertionError). Small but honest fixtures (a log-mel
+"embedder", a tone-per-character "TTS engine") show those suites can be passed without
+models; the built-in engines pass theirs in their own tests (the edge engine in
+tests/test_speech.py).
 """
 
 from __future__ import annotations

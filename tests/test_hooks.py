@@ -9,8 +9,10 @@ import json
 from typing import Any
 
 import numpy as np
+import pytest
 
 from urvc_core.backends import Audio
+from urvc_core.errors import UrvcError
 from urvc_core.plugins import PluginHost
 
 
@@ -129,6 +131,11 @@ def test_hook_register_tts_engines(add_distribution: Any) -> None:
     )
     assert engine.voices() == ["beep"]
     assert engine.synthesize("hello").duration == 0.5
+    # What the base class builds on voices(): details, and a voice name checked.
+    assert [v.name for v in engine.voice_details()] == ["beep"]
+    assert engine.check_voice("BEEP") == "beep"
+    with pytest.raises(UrvcError, match="has no voice 'bep' \\(did you mean 'beep'\\?\\)"):
+        engine.check_voice("bep")
 
 
 def test_hook_register_effects(add_distribution: Any) -> None:

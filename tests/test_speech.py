@@ -495,3 +495,32 @@ def test_an_engine_failing_midway_leaves_no_file(
     assert not output.exists()
     assert list(tmp_path.iterdir()) == []
     assert len(edge.requests) == 3
+
+
+@pytest.mark.slow
+def test_the_readme_s_speech_example_runs(
+    edge: EdgeService,
+    voice: dict[str, Any],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import re
+
+    from urvc_core.home import set_config_value
+    from urvc_core.voices import import_voice_model
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = readme.split("## Speech", 1)[1].split("\n## ", 1)[0]
+    code = re.findall(r"```python\n(.*?)```", section, re.S)[0]
+    # The README's voice "Singer" is the hand-set model here, with the small embedder
+    # and FCPE as the conversion defaults (no ContentVec or RMVPE download).
+    import_voice_model(voice["model"], name="Singer")
+    set_config_value("convert.embedder", voice["embedder"])
+    set_config_value("convert.f0_method", "fcpe")
+    monkeypatch.chdir(tmp_path)
+    exec(compile(code, "README.md", "exec"), {})
+    printed = capsys.readouterr().out.split()
+    assert printed[0] == "hi.wav" and printed[1] == "1"
+    assert load_audio(tmp_path / "hi.wav").duration == pytest.approx(float(printed[2]), abs=0.02)
+    assert edge.requests[-1].voice.endswith("(en-US, GuyNeural)")

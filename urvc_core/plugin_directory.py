@@ -17,6 +17,7 @@ _EFFECTS_PEDALBOARD = "urvc-effects-pedalboard"
 _F0_RMVPE = "urvc-f0-rmvpe"
 _SEPARATOR_SPLEETER = "urvc-separator-spleeter"
 _SEPARATOR_ASTEROID = "urvc-separator-asteroid"
+_TTS_COQUI = "urvc-tts-coqui"
 
 #: (kind, name) -> distribution; a name of ``*`` stands for every name of that kind
 #: that no other entry claims.
@@ -34,6 +35,7 @@ _DIRECTORY: dict[tuple[str, str], str] = {
     ("separator", "asteroid"): _SEPARATOR_ASTEROID,
     ("separation preset", "asteroid"): _SEPARATOR_ASTEROID,
     ("f0", "rmvpe"): _F0_RMVPE,
+    ("tts", "coqui"): _TTS_COQUI,
     ("effect", "*"): _EFFECTS_PEDALBOARD,
     ("effect preset", "*"): _EFFECTS_PEDALBOARD,
 }
