@@ -38,11 +38,13 @@ def test_builtin_backends_register_through_the_hooks(run_urvc: Any) -> None:
         "urvc_core.builtin.dsp_separator",
         "urvc_core.builtin.loudness_effects",
         "urvc_core.builtin.weighted_fusion",
+        "urvc_core.builtin.edge_tts_engine",
     }
     assert not host.failures
     assert {"pm", "harvest", "dio"} <= set(host.registry.names(BackendKind.F0_EXTRACTOR))
     assert host.registry.info("f0", "harvest").plugin == "urvc_core.builtin.classic_f0"
     assert "dsp-center" in host.registry.names("separator")
+    assert host.registry.info("tts", "edge").plugin == "urvc_core.builtin.edge_tts_engine"
 
 
 def test_entry_point_plugin_is_discovered_and_usable(add_distribution: Any, run_urvc: Any) -> None:

@@ -524,3 +524,27 @@ def test_the_readme_s_speech_example_runs(
     assert printed[0] == "hi.wav" and printed[1] == "1"
     assert load_audio(tmp_path / "hi.wav").duration == pytest.approx(float(printed[2]), abs=0.02)
     assert edge.requests[-1].voice.endswith("(en-US, GuyNeural)")
+
+
+def test_a_run_whose_sentences_are_all_cached_asks_the_engine_nothing(
+    edge: EdgeService, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from urvc_core.builtin.edge_tts_engine import EdgeTTS
+
+    cache = StepCache(tmp_path / "cache")
+    settings: dict[str, Any] = {"tts_voice": "en-US-GuyNeural", "cache": cache}
+    say("Hello there.", output=str(tmp_path / "first.wav"), **settings)
+    checked: list[str] = []
+    check = EdgeTTS.check_voice
+
+    def counted(self: EdgeTTS, voice: str) -> str:
+        checked.append(voice)
+        return check(self, voice)
+
+    monkeypatch.setattr(EdgeTTS, "check_voice", counted)
+    again = say("Hello there.", output=str(tmp_path / "again.wav"), **settings)
+    assert checked == [] and [s.cached for s in again.steps if s.name == "tts"] == [True]
+    say("Hello there. Something new.", output=str(tmp_path / "new.wav"), **settings)
+    # Checked before anything is spoken (and by the engine as it speaks).
+    assert checked and set(checked) == {"en-US-GuyNeural"}
+    assert [r.text for r in edge.requests] == ["Hello there.", "Something new."]

@@ -321,7 +321,9 @@ class _Pipeline:
         name: str,
         check: Callable[[], None] | None = None,
     ) -> Any:
-        return conversion_step(runner, stem, self._converter(request), request, name, check)
+        return conversion_step(
+            runner, stem, lambda: self._converter(request), request, name, check
+        )
 
     def _apply_effects(self, runner: StepRunner, stem: StemRef) -> Any:
         return effects_step(runner, stem, self.effects)

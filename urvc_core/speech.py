@@ -250,8 +250,7 @@ class _Speech:
         engine = get_backend("tts", options.tts, **options.engine_settings())
         assert isinstance(engine, TTSEngine)
         self.engine = engine
-        requested = options.tts_voice or getattr(engine, "default_voice", None)
-        self.tts_voice = engine.check_voice(requested) if requested else ""
+        self.tts_voice: str = options.tts_voice or getattr(engine, "default_voice", None) or ""
         config = load_config()
         self.request = (
             resolve_conversion(voice, options.conversion, defaults=config.convert)
@@ -294,6 +293,7 @@ class _Speech:
         runner.progress.plan(
             len(self.sentences) + (self.request is not None) + bool(self.effects) + 1
         )
+        self._check_voice()
         speech = join_speech(
             [self._spoken(sentence) for sentence in self.sentences],
             [sentence.pause_after for sentence in self.sentences],
@@ -306,7 +306,8 @@ class _Speech:
             from urvc_core.steps import conversion_step
 
             notes.extend(self.request.notes)
-            converted = conversion_step(runner, stem, VoiceConverter(self.request), self.request)
+            request = self.request
+            converted = conversion_step(runner, stem, lambda: VoiceConverter(request), request)
             pitch_shift = float(converted.extra.get("pitch_shift", self.request.settings.pitch))
             notes.extend(str(n) for n in converted.extra.get("notes", []) or [])
             stem = StemRef.of_entry(converted, "vocals")
@@ -347,13 +348,40 @@ class _Speech:
             notes=notes,
         )
 
+    def _check_voice(self) -> None:
+        """The voice as the engine spells it, checked before any sentence is spoken.
+
+        Where every sentence is cached under the name as given, the name was checked
+        when they were spoken: asking the engine again would only cost time (a worker
+        engine starts and loads its model to list its voices).
+        """
+        if not self.tts_voice:
+            return
+        if all(self.runner.is_cached(self._tts_key(s)) for s in self.sentences):
+            return
+        self.tts_voice = self.engine.check_voice(self.tts_voice)
+
+    def _tts_step(self, sentence: Sentence) -> tuple[str, str, dict[str, Any]]:
+        """The TTS step of a sentence: its backend, version and parameters."""
+        from urvc_core.plugins import backend_version
+
+        plugin, version = backend_version("tts", self.engine.name)
+        parameters = {
+            "text": sentence.text,
+            "voice": self.tts_voice,
+            "speed": self.options.tts_speed,
+            "settings": dict(self.engine.options),
+        }
+        return self.engine.name, f"{plugin} {version}", parameters
+
+    def _tts_key(self, sentence: Sentence) -> str:
+        return self.runner.key("tts", *self._tts_step(sentence), {})
+
     def _spoken(self, sentence: Sentence) -> Audio:
         """One sentence, spoken by the engine or found in the cache."""
         from urvc_core.cache import StepResult
-        from urvc_core.plugins import backend_version
 
         engine, options = self.engine, self.options
-        plugin, version = backend_version("tts", engine.name)
 
         def compute(staging: Path) -> StepResult:
             audio = engine.synthesize(
@@ -361,19 +389,7 @@ class _Speech:
             )
             return StepResult(audio={"speech": audio})
 
-        entry = self.runner.run(
-            "tts",
-            engine.name,
-            f"{plugin} {version}",
-            {
-                "text": sentence.text,
-                "voice": self.tts_voice,
-                "speed": options.tts_speed,
-                "settings": dict(engine.options),
-            },
-            {},
-            compute,
-        )
+        entry = self.runner.run("tts", *self._tts_step(sentence), {}, compute)
         return entry.audio("speech")
 
 

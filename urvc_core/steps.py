@@ -298,15 +298,17 @@ class BackgroundSteps:
 def conversion_step(
     runner: StepRunner,
     stem: StemRef,
-    converter: Any,
+    converter: Callable[[], Any],
     request: Any,
     name: str = "convert",
     check: Callable[[], None] | None = None,
 ) -> CacheEntry:
-    """Convert ``stem`` with ``converter`` (a :class:`~urvc_core.rvc.conversion.VoiceConverter`
-    of ``request``'s voice) through the cache; its output is ``vocals``. ``check`` is
-    called between chunks, and raising there stops the conversion (a step running beside
-    it has failed)."""
+    """Convert ``stem`` through the cache; its output is ``vocals``.
+
+    ``converter()`` gives the :class:`~urvc_core.rvc.conversion.VoiceConverter` of
+    ``request``'s voice, asked for only when the step is not cached (loading a voice
+    model takes seconds). ``check`` is called between chunks, and raising there stops
+    the conversion (a step running beside it has failed)."""
     from urvc_core.cache import StepResult
     from urvc_core.version import __version__
 
@@ -316,7 +318,7 @@ def conversion_step(
         runner.progress.fraction(fraction)
 
     def compute(staging: Path) -> StepResult:
-        result = converter.convert(stem.load(), request, progress=progress)
+        result = converter().convert(stem.load(), request, progress=progress)
         return StepResult(
             audio={"vocals": result.audio},
             extra={

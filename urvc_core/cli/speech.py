@@ -66,13 +66,23 @@ def tts() -> None:
     show_default=True,
     help="The TTS engine (`urvc backends tts` lists those installed).",
 )
+@click.option(
+    "--tts-setting",
+    "engine_settings",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="A setting of the engine, e.g. model=FOLDER for coqui. Repeatable.",
+)
 @click.option("--locale", help="Only voices whose locale starts with this (en, en-GB...).")
 @json_option
-def voices(engine: str, locale: str | None, as_json: bool) -> None:
+def voices(
+    engine: str, engine_settings: tuple[str, ...], locale: str | None, as_json: bool
+) -> None:
     """List the voices of a TTS engine, with their locale and gender."""
     from urvc_core.speech import list_tts_voices
+    from urvc_core.speech_options import parse_tts_settings
 
-    found = list_tts_voices(engine)
+    found = list_tts_voices(engine, **parse_tts_settings(engine_settings))
     if locale:
         found = [v for v in found if v.locale.lower().startswith(locale.lower())]
     if as_json:

@@ -173,15 +173,22 @@ def test_speak_through_coqui_writes_the_engine_s_speech(coqui_home: Path, tmp_pa
     assert written.duration == pytest.approx(long.duration, abs=0.001)
 
 
-def test_urvc_tts_voices_lists_the_model_s_speakers(coqui_home: Path) -> None:
-    listed = subprocess.run(
-        [URVC, "tts", "voices", "--engine", "coqui", "--json"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert listed.returncode == 0, listed.stderr
-    assert [v["name"] for v in json.loads(listed.stdout)] == ["p225", "p226", "p227"]
+def test_urvc_tts_voices_lists_the_model_s_speakers(
+    coqui_setup: CoquiSetup, coqui_home: Path
+) -> None:
+    one_voice = coqui_setup.models["vits-one-voice"]
+    for settings, voices in [
+        ([], ["p225", "p226", "p227"]),
+        (["--tts-setting", f"model={one_voice}"], ["default"]),
+    ]:
+        listed = subprocess.run(
+            [URVC, "tts", "voices", "--engine", "coqui", *settings, "--json"],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert listed.returncode == 0, listed.stderr
+        assert [v["name"] for v in json.loads(listed.stdout)] == voices
 
 
 def test_without_its_environment_the_engine_says_how_to_build_it(tmp_path: Path) -> None:
