@@ -21,7 +21,7 @@ from urvc_core.builtin import BUILTIN_PLUGINS
 from urvc_core.builtin.classic_f0 import DioPitch, HarvestPitch, PraatPitch
 from urvc_core.builtin.dsp_separator import DspCenterSeparator
 from urvc_core.builtin.loudness_effects import LoudnessNormalize, PeakNormalize, peak_db
-from urvc_core.builtin.weighted_fusion import WeightedAverageFusion
+from urvc_core.builtin.weighted_fusion import WeightedSumFusion
 from urvc_core.errors import InvalidSettingError, UrvcError
 from urvc_core.testing import (
     EffectConformance,
@@ -70,10 +70,10 @@ class TestPeakNormalizeConformance(EffectConformance):
         return PeakNormalize()
 
 
-class TestWeightedAverageFusionConformance(FusionMethodConformance):
+class TestWeightedSumFusionConformance(FusionMethodConformance):
     @pytest.fixture
     def backend(self) -> FusionMethod:
-        return WeightedAverageFusion()
+        return WeightedSumFusion()
 
 
 # --- registration ----------------------------------------------------------------------
@@ -91,6 +91,7 @@ def test_builtin_plugins_register_their_backends_through_the_hooks() -> None:
     manager.hook.register_separators(register=registered.append)
     manager.hook.register_effects(register=registered.append)
     manager.hook.register_fusion_methods(register=registered.append)
+    manager.hook.register_tts_engines(register=registered.append)
 
     names = {(cls.kind.value, cls.name) for cls in registered}
     assert names == {
@@ -103,7 +104,9 @@ def test_builtin_plugins_register_their_backends_through_the_hooks() -> None:
         ("separator", "dsp-center"),
         ("effect", "loudness-normalize"),
         ("effect", "peak-normalize"),
-        ("fusion", "weighted-average"),
+        ("fusion", "weighted-sum"),
+        ("fusion", "add-difference"),
+        ("tts", "edge"),
     }
     assert all(not cls.missing_modules() for cls in registered)
 
@@ -319,7 +322,7 @@ def random_state_dict(seed: int) -> dict[str, torch.Tensor]:
 
 def test_weighted_average_is_the_manual_blend() -> None:
     first, second = random_state_dict(1), random_state_dict(2)
-    fused = WeightedAverageFusion().fuse([first, second], (0.25, 0.75))
+    fused = WeightedSumFusion().fuse([first, second], (0.25, 0.75))
     for name, tensor in first.items():
         assert fused[name].dtype == tensor.dtype, name
         if tensor.is_floating_point():
@@ -332,8 +335,8 @@ def test_weighted_average_is_the_manual_blend() -> None:
 
 def test_weighted_average_normalises_the_weights() -> None:
     first, second = random_state_dict(1), random_state_dict(2)
-    scaled = WeightedAverageFusion().fuse([first, second], (1.0, 3.0))
-    normalised = WeightedAverageFusion().fuse([first, second], (0.25, 0.75))
+    scaled = WeightedSumFusion().fuse([first, second], (1.0, 3.0))
+    normalised = WeightedSumFusion().fuse([first, second], (0.25, 0.75))
     for name in first:
         torch.testing.assert_close(scaled[name], normalised[name])
 
@@ -344,11 +347,11 @@ def test_weighted_average_normalises_the_weights() -> None:
 )
 def test_weighted_average_refuses_bad_weights(weights: tuple[float, ...], message: str) -> None:
     with pytest.raises(UrvcError, match=message):
-        WeightedAverageFusion().fuse([random_state_dict(1), random_state_dict(2)], weights)
+        WeightedSumFusion().fuse([random_state_dict(1), random_state_dict(2)], weights)
 
 
 def test_weighted_average_ignores_a_zero_weight_models_bad_values() -> None:
     first, second = random_state_dict(1), random_state_dict(2)
     second["emb_g.weight"][0, 0] = float("inf")
-    fused = WeightedAverageFusion().fuse([first, second], (1.0, 0.0))
+    fused = WeightedSumFusion().fuse([first, second], (1.0, 0.0))
     assert torch.equal(fused["emb_g.weight"], first["emb_g.weight"])

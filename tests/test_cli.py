@@ -59,7 +59,7 @@ def test_backends_lists_builtins_with_kind_and_plugin(run_urvc: Any) -> None:
     assert rows[("f0", "harvest")]["available"] is True
     assert rows[("separator", "dsp-center")]["plugin"] == "urvc_core.builtin.dsp_separator"
     assert ("effect", "loudness-normalize") in rows
-    assert ("fusion", "weighted-average") in rows
+    assert ("fusion", "weighted-sum") in rows
 
     table = run_urvc("backends", "f0")
     assert table.stdout.splitlines()[0].split() == ["kind", "name", "plugin", "description"]

@@ -25,7 +25,7 @@ from urvc_core.backends import (
 )
 from urvc_core.builtin.classic_f0 import PraatPitch
 from urvc_core.builtin.dsp_separator import DspCenterSeparator
-from urvc_core.builtin.weighted_fusion import WeightedAverageFusion
+from urvc_core.builtin.weighted_fusion import WeightedSumFusion
 from urvc_core.errors import UrvcError
 from urvc_core.testing import (
     EffectConformance,
@@ -317,7 +317,7 @@ class AcceptsAnythingEffect(TrimmingEffect):
         return audio
 
 
-class IgnoresWeightsFusion(WeightedAverageFusion):
+class IgnoresWeightsFusion(WeightedSumFusion):
     """Broken: always averages half and half."""
 
     name = "ignores-weights"
@@ -326,7 +326,7 @@ class IgnoresWeightsFusion(WeightedAverageFusion):
         return super().fuse(models, [1.0] * len(models))
 
 
-class CastsToFloat32Fusion(WeightedAverageFusion):
+class CastsToFloat32Fusion(WeightedSumFusion):
     """Broken: returns every floating tensor as float32, fp16 models double in size."""
 
     name = "casts-to-float32"
@@ -336,7 +336,7 @@ class CastsToFloat32Fusion(WeightedAverageFusion):
         return {k: v.float() if v.is_floating_point() else v for k, v in fused.items()}
 
 
-class SkipsMismatchFusion(WeightedAverageFusion):
+class SkipsMismatchFusion(WeightedSumFusion):
     """Broken: blends only the tensors the models share, silently."""
 
     name = "skips-mismatch"

@@ -37,6 +37,7 @@ from urvc_core.cover_options import COVER_SETTINGS, CoverOptions
 from urvc_core.devices import use_device
 from urvc_core.doctor import DoctorReport, run_doctor
 from urvc_core.errors import UrvcError
+from urvc_core.fusion import ModelComparison, compare_models, fuse_models
 from urvc_core.home import (
     Config,
     UrvcHome,
@@ -100,6 +101,7 @@ __all__ = [
     "F0Extractor",
     "FusionMethod",
     "MixResult",
+    "ModelComparison",
     "PluginRecord",
     "SeparationPreset",
     "SeparationStep",
@@ -122,6 +124,7 @@ __all__ = [
     "__version__",
     "asset_store",
     "audio_info",
+    "compare_models",
     "convert_audio_file",
     "convert_channels",
     "convert_voice",
@@ -131,6 +134,7 @@ __all__ = [
     "download_voice_models",
     "download_voices",
     "fetch_asset",
+    "fuse_models",
     "get_backend",
     "get_voice_model",
     "hookimpl",

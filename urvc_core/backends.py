@@ -557,9 +557,11 @@ class FusionMethod(Backend):
     """Blends several voice models into one.
 
     ``fuse`` takes the models' weight tensors (name to torch tensor, all with the same
-    names and shapes) and one weight per model, and returns the blended weights with
-    the same names, shapes and dtypes. Mismatched models are an
+    names and shapes) and weights, one per model unless the method says otherwise
+    (``add-difference`` takes three models and one multiplier), and returns the blended
+    weights with the same names, shapes and dtypes. Mismatched models are an
     :class:`~urvc_core.errors.UrvcError` that names the first differing tensor.
+    ``default_weights`` gives the weights used where none are given.
     """
 
     kind = BackendKind.FUSION_METHOD
@@ -567,6 +569,10 @@ class FusionMethod(Backend):
 
     def fuse(self, models: Sequence[Mapping[str, Any]], weights: Sequence[float]) -> dict[str, Any]:
         raise NotImplementedError
+
+    def default_weights(self, model_count: int) -> list[float]:
+        """The weights used where none are given: one each, by default (equal shares)."""
+        return [1.0] * model_count
 
 
 BASE_CLASSES: dict[BackendKind, type[Backend]] = {

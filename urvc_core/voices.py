@@ -194,6 +194,16 @@ def _check_name(name: str) -> str:
     return name
 
 
+def check_new_voice_name(name: str, *, overwrite: bool = False) -> str:
+    """``name`` if a new model can take it: a valid name, and free unless ``overwrite``.
+    For work that makes a model (a fusion) to check before it starts."""
+    _check_name(name)
+    existing = _existing_folder(voice_library_folder(), name)
+    if existing is not None and not overwrite:
+        raise _name_taken(existing)
+    return name
+
+
 def _name_from_stem(stem: str) -> str:
     """A valid library name made from a file stem: each run of other characters becomes _."""
     cleaned = "".join(c if _is_name_character(c) else "\0" for c in stem)

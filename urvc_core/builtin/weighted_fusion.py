@@ -1,8 +1,10 @@
-"""``weighted-average``: blends voice models tensor by tensor.
+"""Fusion methods: ``weighted-sum`` and ``add-difference``, tensor by tensor.
 
 Models fine-tuned from the same pretrained base keep their weights close enough that a
 weighted average of them is itself a working model whose voice lies between theirs;
-this is the fusion RVC's own "ckpt merge" tab performs.
+this is the fusion RVC's own "ckpt merge" tab performs (``weighted-sum``, its weights
+scaled to sum to 1). ``add-difference`` is model-merging tools' A + (B − C) × w: what
+fine-tuning C into B changed, added to A.
 """
 
 from __future__ import annotations
@@ -65,7 +67,7 @@ def check_same_layout(models: Sequence[Mapping[str, Any]]) -> None:
                 )
 
 
-class WeightedAverageFusion(FusionMethod):
+class WeightedSumFusion(FusionMethod):
     """Each floating-point tensor becomes the weighted mean of the models' tensors.
 
     Weights are normalised to sum to 1. The sum is computed in float32 (float64 for
@@ -75,7 +77,7 @@ class WeightedAverageFusion(FusionMethod):
     model: there is no meaningful average of a counter.
     """
 
-    name = "weighted-average"
+    name = "weighted-sum"
     description = "Weighted mean of the models' weights (RVC's checkpoint merge)"
     requires_modules = ("torch",)
 
@@ -111,6 +113,47 @@ class WeightedAverageFusion(FusionMethod):
         return fused
 
 
+class AddDifferenceFusion(FusionMethod):
+    """A + (B − C) × w: three models and one multiplier ``w`` (``weights=(w,)``).
+
+    Floating-point tensors are computed in float32 (float64 for float64) and cast back
+    to A's dtype; other values are A's. With w = 0 the result is A; with B = C it is A.
+    """
+
+    name = "add-difference"
+    description = "A + (B - C) x w: add what separates B from C to A"
+    requires_modules = ("torch",)
+
+    def default_weights(self, model_count: int) -> list[float]:
+        return [1.0]
+
+    def fuse(self, models: Sequence[Mapping[str, Any]], weights: Sequence[float]) -> dict[str, Any]:
+        import torch
+
+        if len(models) != 3:
+            raise UrvcError(
+                f"add-difference takes three models, A + (B - C) x w; got {len(models)}."
+            )
+        if len(weights) != 1 or not math.isfinite(float(weights[0])):
+            raise UrvcError(
+                f"add-difference takes one multiplier w, as in A + (B - C) x w; got "
+                f"{list(weights)}."
+            )
+        multiplier = float(weights[0])
+        check_same_layout(models)
+        base, added, taken = models
+        fused: dict[str, Any] = {}
+        for name, value in base.items():
+            if not isinstance(value, torch.Tensor) or not value.is_floating_point():
+                fused[name] = value.detach().clone() if isinstance(value, torch.Tensor) else value
+                continue
+            dtype = torch.promote_types(value.dtype, torch.float32)
+            difference = added[name].detach().to(dtype) - taken[name].detach().to(dtype)
+            fused[name] = (value.detach().to(dtype) + multiplier * difference).to(value.dtype)
+        return fused
+
+
 @hookimpl
 def register_fusion_methods(register: Register) -> None:
-    register(WeightedAverageFusion)
+    register(WeightedSumFusion)
+    register(AddDifferenceFusion)

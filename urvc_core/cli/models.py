@@ -149,6 +149,76 @@ def models_info(name: str, as_json: bool) -> None:
             click.echo(f"{key}: {value}")
 
 
+@models.command(name="fuse")
+@click.argument("sources", nargs=-1, required=True)
+@click.option("--name", required=True, help="The new model's name in the library.")
+@click.option(
+    "--weights",
+    help="Comma-separated: one per model for weighted-sum (scaled to sum to 1; default "
+    "equal), the multiplier w for add-difference (default 1).",
+)
+@click.option(
+    "--method",
+    default="weighted-sum",
+    show_default=True,
+    help="weighted-sum, add-difference (A + (B - C) x w), or a plugin's "
+    "(`urvc backends fusion`).",
+)
+@click.option("--overwrite", is_flag=True, help="Replace a library model of that name.")
+@json_option
+def models_fuse(
+    sources: tuple[str, ...],
+    name: str,
+    weights: str | None,
+    method: str,
+    overwrite: bool,
+    as_json: bool,
+) -> None:
+    """Fuse voice models (library names or .pth paths) into a new library model.
+
+    The models must share version, sample rate and pitch guidance. The result is a
+    community-format .pth that RVC and Applio load too.
+    """
+    from urvc_core.errors import UrvcError
+    from urvc_core.fusion import fuse_models
+
+    values: list[float] | None = None
+    if weights is not None:
+        try:
+            values = [float(part) for part in weights.split(",") if part.strip()]
+        except ValueError:
+            raise UrvcError(
+                f"--weights {weights!r} is not a comma-separated list of numbers (e.g. 0.7,0.3)."
+            ) from None
+    entry = fuse_models(
+        list(sources), name=name, weights=values, method=method, overwrite=overwrite
+    )
+    if as_json:
+        echo_json(entry.as_dict())
+        return
+    click.echo(f"fused     {', '.join(sources)} -> {entry.name} ({entry.model_path})")
+
+
+@models.command(name="compare")
+@click.argument("first")
+@click.argument("second")
+@json_option
+def models_compare(first: str, second: str, as_json: bool) -> None:
+    """How alike two voice models' weights are: cosine similarity overall, by part of the
+    network and of the speaker embeddings (1: the same weights). Not how alike the
+    voices sound: models fine-tuned from one base score close to 1."""
+    from urvc_core.fusion import compare_models
+
+    comparison = compare_models(first, second)
+    if as_json:
+        echo_json(comparison.as_dict())
+        return
+    rows = [["overall", f"{comparison.overall:.6f}"]]
+    rows += [[part, f"{value:.6f}"] for part, value in comparison.parts.items()]
+    rows.append(["speaker embedding (speaker 0)", f"{comparison.speaker:.6f}"])
+    echo_table(["weights", "cosine similarity"], rows)
+
+
 @models.command(name="delete")
 @click.argument("name")
 @click.option("-y", "--yes", is_flag=True, help="Don't ask for confirmation.")

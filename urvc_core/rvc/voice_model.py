@@ -116,6 +116,14 @@ def read_voice_model_info(path: Path) -> VoiceModelInfo:
     return info
 
 
+def read_voice_model(path: Path) -> tuple[VoiceModelInfo, dict[str, torch.Tensor]]:
+    """The voice model at ``path``: its info and its weights as stored (``enc_q``
+    dropped), checked, without building its network. Raises as
+    :func:`read_voice_model_info` does."""
+    path = Path(path)
+    return _parse_voice_model(path, load_checkpoint(path, what="voice model"))
+
+
 def _parse_voice_model(path: Path, contents: Any) -> tuple[VoiceModelInfo, dict[str, torch.Tensor]]:
     """The file's info and its weights as stored, ``enc_q`` dropped, all checked."""
     if isinstance(contents, Mapping) and set(contents) >= _TRAINING_CHECKPOINT_KEYS:
