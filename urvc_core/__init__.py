@@ -50,6 +50,7 @@ from urvc_core.hookspecs import hookimpl
 from urvc_core.mixing import MixResult, Track, mix_files, mix_tracks
 from urvc_core.plugins import PluginRecord, list_plugins
 from urvc_core.presets import EffectPreset, SeparationPreset, SeparationStep, SeparatorChoice
+from urvc_core.previews import PreviewResult, preview_voice_model
 from urvc_core.registry import get_backend, list_backends
 from urvc_core.rvc.conversion import ConversionResult, VoiceConverter, convert_voice, convert_voices
 from urvc_core.rvc.request import ConversionRequest, resolve_conversion
@@ -103,6 +104,7 @@ __all__ = [
     "MixResult",
     "ModelComparison",
     "PluginRecord",
+    "PreviewResult",
     "SeparationPreset",
     "SeparationStep",
     "Separator",
@@ -153,6 +155,7 @@ __all__ = [
     "mix_files",
     "mix_tracks",
     "open_audio_writer",
+    "preview_voice_model",
     "resample",
     "resolve_conversion",
     "resolve_sources",

@@ -54,7 +54,9 @@ DEMO_VOICE_NAME = "urvc-demo-voice (hand-set weights)"
 DEMO_EMBEDDER_NAME = "urvc-demo-embedder (random weights)"
 DEMO_SONG_NAME = "urvc-demo-song"
 SAMPLE_RATE = 44100
-_SPEECH_FILE = Path(__file__).parent / "testing" / "data" / "arctic_a0007.wav"
+#: A spoken sentence shipped with urvc (CMU ARCTIC a0007, free to redistribute): the
+#: demo's vocals and the speech of a voice model's preview.
+SPEECH_SAMPLE_FILE = Path(__file__).parent / "testing" / "data" / "arctic_a0007.wav"
 _BEAT_SECONDS = 60.0 / 96.0
 #: C, G, A minor, F: one bar (4 beats) each. Notes in Hz: (bass, chord tones).
 _CHORDS: tuple[tuple[float, tuple[float, ...]], ...] = (
@@ -165,7 +167,7 @@ def build_demo_song_tracks(seconds: float = 10.0, *, seed: int = 0) -> DemoSongT
             add(left, time + eighth * _BEAT_SECONDS, burst, 0.02)
         beat += 1
 
-    samples, rate = soundfile.read(_SPEECH_FILE, dtype="float32", always_2d=True)
+    samples, rate = soundfile.read(SPEECH_SAMPLE_FILE, dtype="float32", always_2d=True)
     voice = resample(Audio(samples.T[:1], int(rate)), SAMPLE_RATE).samples[0].astype(np.float64)
     vocals = np.zeros(length)
     # The sentence (4 s) every 4.5 s from 0.8 s on: twice in the 10 s demo.

@@ -79,6 +79,8 @@ VOICE_FILE = "voice.json"
 VOICE_FILE_FORMAT = 1
 
 _NAME_RULE = "letters, digits, spaces and - _ . ( )"
+#: The file name of a voice model's preview (see VoiceEntry.preview_path).
+PREVIEW_FILE_NAME = "preview.wav"
 _MAX_NAME_LENGTH = 100
 # Stems that say nothing about the voice; a model called this takes its zip's or
 # folder's name instead.
@@ -126,6 +128,14 @@ class VoiceEntry:
     imported_at: str | None = None
     skipped: tuple[SkippedFile, ...] = field(default=())
 
+    @property
+    def preview_path(self) -> Path:
+        """Where ``urvc models preview`` writes the model's preview: in its library
+        folder, or beside a model used where it lies."""
+        if self.in_library:
+            return self.folder / PREVIEW_FILE_NAME
+        return self.model_path.with_name(f"{self.model_path.stem} {PREVIEW_FILE_NAME}")
+
     def as_dict(self) -> dict[str, Any]:
         """Everything ``urvc models info`` shows, as plain JSON-ready values."""
         info = self.info
@@ -156,8 +166,11 @@ class VoiceEntry:
             "steps": info.steps,
             "vocoder": info.vocoder,
             "dtype": info.dtype,
+            "parameters": info.parameters,
+            "speaker_embedding_norm": round(info.speaker_embedding_norm, 4),
             "model_file_size": info.file_size,
             "index": index,
+            "preview": str(self.preview_path) if self.preview_path.is_file() else None,
             "source": self.source,
             "imported_at": self.imported_at,
             # file -> why it was left out: reads as nested lines in `urvc models info`

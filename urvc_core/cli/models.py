@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
+from urvc_core.cli.options import conversion_options, device_option
 from urvc_core.console import echo_json, echo_table, json_option
 
 if TYPE_CHECKING:
@@ -217,6 +218,30 @@ def models_compare(first: str, second: str, as_json: bool) -> None:
     rows += [[part, f"{value:.6f}"] for part, value in comparison.parts.items()]
     rows.append(["speaker embedding (speaker 0)", f"{comparison.speaker:.6f}"])
     echo_table(["weights", "cosine similarity"], rows)
+
+
+@models.command(name="preview")
+@click.argument("name")
+@conversion_options
+@device_option
+@click.option("--refresh", is_flag=True, help="Convert again, replacing the cached preview.")
+@json_option
+def models_preview(
+    name: str, device: str | None, refresh: bool, as_json: bool, **settings: Any
+) -> None:
+    """Hear a voice model: convert urvc's spoken sample with it and save it beside the model
+    (`urvc models info` shows where). Conversion options apply; cached."""
+    from urvc_core.devices import use_device
+    from urvc_core.previews import preview_voice_model
+
+    given = {key: value for key, value in settings.items() if value is not None}
+    with use_device(device):
+        result = preview_voice_model(name, refresh=refresh, **given)
+    if as_json:
+        echo_json(result.as_dict())
+        return
+    source = "from the cache" if result.cached else f"in {result.seconds:.1f} s"
+    click.echo(f"Preview of {result.voice} ({result.duration:.1f} s, {source}): {result.path}")
 
 
 @models.command(name="delete")

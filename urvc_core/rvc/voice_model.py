@@ -17,6 +17,7 @@ into plain weights on loading. Files are read with
 
 from __future__ import annotations
 
+import math
 import re
 from collections import Counter, OrderedDict
 from collections.abc import Mapping
@@ -91,6 +92,12 @@ class VoiceModelInfo:
     #: The file's other plain values: info, author, model_hash, creation_date...
     metadata: dict[str, Any] = field(default_factory=dict)
     file_size: int = 0
+    #: The network's weights, counted as it runs them (a weight-normed layer's g and v
+    #: as the one weight they make).
+    parameters: int = 0
+    #: The mean L2 norm of the speaker embedding's rows: how far from the pretrained
+    #: base's small initial embedding training moved the speaker.
+    speaker_embedding_norm: float = 0.0
 
     @property
     def hop_length(self) -> int:
@@ -215,6 +222,10 @@ def _parse_voice_model(path: Path, contents: Any) -> tuple[VoiceModelInfo, dict[
             if key not in _INFO_KEYS and _is_plain_value(value)
         },
         file_size=path.stat().st_size,
+        parameters=sum(math.prod(shape) for shape in folded.values()),
+        speaker_embedding_norm=float(
+            weights["emb_g.weight"].detach().float().norm(dim=1).mean()
+        ),
     )
     return info, weights
 
