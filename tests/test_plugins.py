@@ -39,6 +39,7 @@ def test_builtin_backends_register_through_the_hooks(run_urvc: Any) -> None:
         "urvc_core.builtin.loudness_effects",
         "urvc_core.builtin.weighted_fusion",
         "urvc_core.builtin.edge_tts_engine",
+        "urvc_core.builtin.voice_catalogue_asset",
     }
     assert not host.failures
     assert {"pm", "harvest", "dio"} <= set(host.registry.names(BackendKind.F0_EXTRACTOR))

@@ -60,11 +60,19 @@ from urvc_core.sources import Source, resolve_sources
 from urvc_core.speech import SpeechResult, list_tts_voices, say, speak
 from urvc_core.speech_options import SPEECH_SETTINGS, SpeechOptions
 from urvc_core.version import __version__
+from urvc_core.voice_catalogue import (
+    CatalogueEntry,
+    VoiceCatalogue,
+    load_catalogue,
+    search_catalogue,
+    update_catalogue,
+)
 from urvc_core.voices import (
     VoiceDownload,
     VoiceEntry,
     VoiceImportResult,
     delete_voice_model,
+    download_catalogue_models,
     download_voice_model,
     download_voice_models,
     download_voices,
@@ -89,6 +97,7 @@ __all__ = [
     "Backend",
     "BackendInfo",
     "BackendKind",
+    "CatalogueEntry",
     "Config",
     "ConversionRequest",
     "ConversionResult",
@@ -119,6 +128,7 @@ __all__ = [
     "Track",
     "UrvcError",
     "UrvcHome",
+    "VoiceCatalogue",
     "VoiceConverter",
     "VoiceDownload",
     "VoiceEntry",
@@ -132,6 +142,7 @@ __all__ = [
     "convert_voice",
     "convert_voices",
     "delete_voice_model",
+    "download_catalogue_models",
     "download_voice_model",
     "download_voice_models",
     "download_voices",
@@ -149,6 +160,7 @@ __all__ = [
     "list_tts_voices",
     "list_voice_models",
     "load_audio",
+    "load_catalogue",
     "load_config",
     "make_cover",
     "make_covers",
@@ -163,11 +175,13 @@ __all__ = [
     "run_doctor",
     "save_audio",
     "say",
+    "search_catalogue",
     "separate_files",
     "separate_song",
     "set_config_value",
     "speak",
     "unset_config_value",
+    "update_catalogue",
     "urvc_home",
     "use_device",
 ]

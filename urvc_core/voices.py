@@ -53,14 +53,18 @@ from urvc_core.rvc.feature_index import FeatureIndexInfo, read_feature_index_inf
 
 if TYPE_CHECKING:
     from urvc_core.rvc.voice_model import VoiceModelInfo
+    from urvc_core.voice_catalogue import CatalogueEntry
 
 __all__ = [
+    "PREVIEW_FILE_NAME",
     "SkippedFile",
     "VoiceDownload",
     "VoiceEntry",
     "VoiceImportResult",
+    "check_new_voice_name",
     "delete_voice_model",
     "direct_download_url",
+    "download_catalogue_models",
     "download_voice_model",
     "download_voice_models",
     "download_voices",
@@ -70,6 +74,7 @@ __all__ = [
     "import_voice_models",
     "list_voice_models",
     "read_download_list",
+    "resolve_download",
     "resolve_voice_model",
     "voice_library_folder",
 ]
@@ -835,13 +840,15 @@ _GOOGLE_DRIVE_HOSTS = frozenset(
 )
 _MEGA_HOSTS = frozenset({"mega.nz", "mega.co.nz", "mega.io"})
 _HUGGING_FACE_HOSTS = frozenset({"huggingface.co", "www.huggingface.co", "hf.co"})
+_PIXELDRAIN_HOSTS = frozenset({"pixeldrain.com", "www.pixeldrain.com"})
 
 
 def direct_download_url(url: str) -> str:
     """The URL that serves the file itself: Hugging Face ``/blob/`` pages become ``/resolve/``.
 
-    Google Drive and Mega serve a web page (and Mega encrypts in the browser), so for
-    those this raises a UrvcError saying to download in a browser and import the file.
+    Pixeldrain's ``/u/ID`` pages become its ``/api/file/ID`` file links. Google Drive
+    and Mega serve a web page (and Mega encrypts in the browser), so for those this
+    raises a UrvcError saying to download in a browser and import the file.
     """
     url = url.strip()
     parts = urllib.parse.urlsplit(url)
@@ -852,6 +859,10 @@ def direct_download_url(url: str) -> str:
             f"urvc can't download from {site} ({url}): it serves a web page, not the file. "
             f"Download it in a browser, then run: urvc models import FILE"
         )
+    if host in _PIXELDRAIN_HOSTS:
+        segments = parts.path.split("/")
+        if len(segments) == 3 and segments[1] == "u" and segments[2]:
+            return f"https://pixeldrain.com/api/file/{segments[2]}?download"
     if host in _HUGGING_FACE_HOSTS:
         segments = parts.path.split("/")
         # /<owner>/<repo>/blob/<revision>/<file>, or /datasets/... and /spaces/... with
@@ -1014,7 +1025,7 @@ def download_voices(
     stop the rest. Returns one result per download, in order: the voice models it
     brought into the library, or its one-line error (a list row's ``problem`` too).
     """
-    items = [d if isinstance(d, VoiceDownload) else VoiceDownload(d) for d in downloads]
+    items = [d if isinstance(d, VoiceDownload) else resolve_download(d) for d in downloads]
     results: list[VoiceImportResult] = []
     for number, item in enumerate(items, start=1):
         if item.problem is not None:
@@ -1033,6 +1044,36 @@ def download_voices(
 
         results.append(_attempt(item.url, download_one))
     return results
+
+
+def resolve_download(text: str, name: str | None = None) -> VoiceDownload:
+    """What to download for ``text``: a URL as it is; anything else, the model of the
+    voice catalogue by that name (named after it in the library, unless ``name``). A
+    name the catalogue lacks comes back with its ``problem`` set, as a bad list row does.
+    """
+    from urvc_core.voice_catalogue import find_catalogue_entry
+
+    if urllib.parse.urlsplit(text.strip()).scheme.lower() in ("http", "https"):
+        return VoiceDownload(text, name)
+    try:
+        entry = find_catalogue_entry(text)
+    except UrvcError as exc:
+        return VoiceDownload(text, name, origin=text, problem=str(exc))
+    return _catalogue_download(entry, name)
+
+
+def _catalogue_download(entry: CatalogueEntry, name: str | None = None) -> VoiceDownload:
+    chosen = name or _name_from_stem(entry.name)
+    return VoiceDownload(entry.url, chosen, origin=f"catalogue: {entry.name}")
+
+
+def download_catalogue_models(
+    entries: Sequence[CatalogueEntry], *, overwrite: bool = False, progress: bool = True
+) -> list[VoiceImportResult]:
+    """Download models of the voice catalogue (``search_catalogue``'s results), each
+    named after its entry: :func:`download_voices` for them."""
+    downloads = [_catalogue_download(entry) for entry in entries]
+    return download_voices(downloads, overwrite=overwrite, progress=progress)
 
 
 def _download(

@@ -18,4 +18,5 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "urvc_core.builtin.loudness_effects",
     "urvc_core.builtin.weighted_fusion",
     "urvc_core.builtin.edge_tts_engine",
+    "urvc_core.builtin.voice_catalogue_asset",
 )

@@ -41,7 +41,7 @@ def models_import(
 
 
 @models.command(name="download")
-@click.argument("urls", nargs=-1)
+@click.argument("urls", nargs=-1, metavar="URL_OR_NAME...")
 @click.option(
     "--from-file",
     "list_file",
@@ -54,20 +54,23 @@ def models_import(
 def models_download(
     urls: tuple[str, ...], list_file: Path | None, name: str | None, overwrite: bool, as_json: bool
 ) -> None:
-    """Download voice models (.pth or .zip links) into the library.
+    """Download voice models (.pth or .zip links, or names of the voice catalogue:
+    `urvc models search`) into the library.
 
     Each download shows a progress bar; one that is cut off resumes where it stopped
     when you run the command again. One that fails doesn't stop the others: a summary
     lists each URL with its voice model or its error, and the exit code is 1 if any
     failed.
     """
-    from urvc_core.voices import VoiceDownload, download_voices, read_download_list
+    from urvc_core.voices import download_voices, read_download_list, resolve_download
 
     if not urls and list_file is None:
-        raise click.UsageError("Give the URL of a voice model, or --from-file LIST.csv.")
+        raise click.UsageError(
+            "Give the URL or catalogue name of a voice model, or --from-file LIST.csv."
+        )
     if name is not None and (len(urls) != 1 or list_file is not None):
         raise click.UsageError("--name is for a single URL; a list file has a name column.")
-    downloads = [VoiceDownload(url, name) for url in urls]
+    downloads = [resolve_download(url, name) for url in urls]
     if list_file is not None:
         downloads += read_download_list(list_file)
     _report(download_voices(downloads, overwrite=overwrite), "downloads", as_json)
@@ -162,8 +165,7 @@ def models_info(name: str, as_json: bool) -> None:
     "--method",
     default="weighted-sum",
     show_default=True,
-    help="weighted-sum, add-difference (A + (B - C) x w), or a plugin's "
-    "(`urvc backends fusion`).",
+    help="weighted-sum, add-difference (A + (B - C) x w), or a plugin's (`urvc backends fusion`).",
 )
 @click.option("--overwrite", is_flag=True, help="Replace a library model of that name.")
 @json_option
@@ -242,6 +244,84 @@ def models_preview(
         return
     source = "from the cache" if result.cached else f"in {result.seconds:.1f} s"
     click.echo(f"Preview of {result.voice} ({result.duration:.1f} s, {source}): {result.path}")
+
+
+@models.command(name="search")
+@click.argument("query", required=False, default="")
+@click.option("--tag", "tags", multiple=True, help="Only models with this tag. Repeatable.")
+@click.option("--limit", type=click.IntRange(min=1), help="At most this many results.")
+@click.option("--download", is_flag=True, help="Download the results into the library.")
+@click.option(
+    "--overwrite", is_flag=True, help="With --download: replace models of the same names."
+)
+@json_option
+def models_search(
+    query: str,
+    tags: tuple[str, ...],
+    limit: int | None,
+    download: bool,
+    overwrite: bool,
+    as_json: bool,
+) -> None:
+    """Search the catalogue of public voice models (name, description, credit, tags).
+
+    Offline it searches the list urvc ships; `urvc models catalogue update` fetches the
+    community's current one. --download brings the results into the library.
+    """
+    from urvc_core.voice_catalogue import search_catalogue
+    from urvc_core.voices import download_catalogue_models
+
+    found = search_catalogue(query, tags=tags, limit=limit)
+    if download:
+        if not found:
+            raise click.UsageError("No voice model of the catalogue matches: nothing to download.")
+        _report(download_catalogue_models(found, overwrite=overwrite), "downloads", as_json)
+        return
+    if as_json:
+        echo_json([entry.as_dict() for entry in found])
+        return
+    if not found:
+        click.echo("No voice model of the catalogue matches.")
+        return
+    echo_table(
+        ["name", "tags", "added", "description"],
+        [[e.name, ", ".join(e.tags), e.added, e.description] for e in found],
+    )
+
+
+@models.group(name="catalogue")
+def models_catalogue() -> None:
+    """The catalogue of public voice models `urvc models search` searches."""
+
+
+@models_catalogue.command(name="update")
+@click.option("--url", help="A catalogue in the same layout to use instead of the community's.")
+@json_option
+def models_catalogue_update(url: str | None, as_json: bool) -> None:
+    """Fetch the community's current list of public voice models, and search it from now on."""
+    from urvc_core.voice_catalogue import update_catalogue
+
+    catalogue = update_catalogue(url=url)
+    if as_json:
+        echo_json(catalogue.as_dict())
+        return
+    click.echo(f"{len(catalogue.entries)} voice models in {catalogue.path}")
+
+
+@models_catalogue.command(name="show")
+@json_option
+def models_catalogue_show(as_json: bool) -> None:
+    """Which catalogue is in use (urvc's own or an updated one), its size and its tags."""
+    from urvc_core.voice_catalogue import load_catalogue
+
+    catalogue = load_catalogue()
+    if as_json:
+        echo_json(catalogue.as_dict())
+        return
+    which = "updated" if catalogue.updated else "shipped with urvc"
+    click.echo(f"{len(catalogue.entries)} voice models ({which}): {catalogue.path}")
+    for tag, text in catalogue.tags.items():
+        click.echo(f"  {tag}: {text}")
 
 
 @models.command(name="delete")
