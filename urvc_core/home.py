@@ -58,12 +58,18 @@ class UrvcHome:
         """Worker environments of backends that can't share urvc's (one per plugin)."""
         return self.root / "envs"
 
+    @property
+    def training(self) -> Path:
+        """Training workspaces, one per model being trained (``urvc train``)."""
+        return self.root / "training"
+
     def folders(self) -> dict[str, Path]:
         return {
             "models": self.models,
             "assets": self.assets,
             "cache": self.cache,
             "outputs": self.outputs,
+            "training": self.training,
         }
 
 

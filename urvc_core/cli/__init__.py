@@ -15,6 +15,7 @@ with the helpers of :mod:`urvc_core.console`. One module per command group:
 - :mod:`~urvc_core.cli.cover`: ``urvc cover``, ``urvc separate``
 - :mod:`~urvc_core.cli.speech`: ``urvc speak``, ``urvc tts``
 - :mod:`~urvc_core.cli.mix`: ``urvc mix``
+- :mod:`~urvc_core.cli.train`: ``urvc train``
 - :mod:`~urvc_core.cli.cache`: ``urvc cache``
 - :mod:`~urvc_core.cli.demo`: ``urvc demo``
 
@@ -54,6 +55,7 @@ from urvc_core.cli import (
     models,
     plugins,
     speech,
+    train,
 )
 from urvc_core.errors import UrvcError, print_warnings_as_lines
 from urvc_core.version import __version__
@@ -172,6 +174,7 @@ for _command in (
     speech.speak,
     speech.tts,
     mix.mix,
+    train.train,
     cache.cache,
     demo.demo,
 ):
