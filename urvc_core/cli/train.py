@@ -73,3 +73,50 @@ def preprocess(dataset: Path, name: str, sample_rate: str, as_json: bool, **sett
         f"files processed, {result.reused} from an earlier run, {len(result.failed)} skipped)"
     )
     click.echo(f"Workspace: {result.workspace}")
+
+
+@train.command(name="extract")
+@click.argument("name")
+@click.option(
+    "--f0-method",
+    default="fcpe",
+    show_default=True,
+    help="The pitch extractor (rmvpe with urvc-f0-rmvpe, fcpe, crepe, harvest...).",
+)
+@click.option(
+    "--embedder",
+    default="contentvec",
+    show_default=True,
+    help="The content embedder: a name (`urvc backends embedder`) or a model's path.",
+)
+@click.option(
+    "--version",
+    "model_version",
+    type=click.Choice(["v1", "v2"]),
+    default="v2",
+    show_default=True,
+    help="The model version to train: v1 (256-dim features) or v2 (768).",
+)
+@json_option
+def extract(name: str, f0_method: str, embedder: str, model_version: str, as_json: bool) -> None:
+    """Pitch and content features of every clip of NAME (after preprocess). Each setting
+    is kept apart: another --embedder redoes the features, not the pitch."""
+    from urvc_core.console import progress_bar
+    from urvc_core.training import extract_features
+
+    with progress_bar("extract") as update:
+        result = extract_features(
+            name,
+            f0_method=f0_method,
+            embedder=embedder,
+            version=model_version,
+            progress=lambda done, total: update(done / max(1, total)),
+        )
+    if as_json:
+        echo_json(result.as_dict())
+        return
+    click.echo(
+        f"{result.clips} clips: pitch computed for {result.pitch_computed}, features for "
+        f"{result.features_computed} (the rest were there)"
+    )
+    click.echo(f"File list: {result.filelist}")

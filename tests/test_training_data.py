@@ -1,4 +1,5 @@
-"""Training step 1: recordings to clips (`urvc train preprocess`), on real speech.
+"""Training data: recordings to clips (`urvc train preprocess`), then each clip's pitch
+and content features (`urvc train extract`), on real speech.
 
 The dataset is the ARCTIC sentence shipped with urvc, with silences and rumble added
 where a test needs them; clips are checked by their count, lengths, rates, levels and
@@ -186,3 +187,76 @@ def test_urvc_train_preprocess(tmp_path: Path, run_urvc: Callable[..., CommandRe
     failed = run_urvc("train", "preprocess", str(empty), "--name", "Cli")
     assert failed.exit_code == 1 and "holds no audio files" in failed.stderr
     assert os.path.isdir(report["workspace"])
+
+    from urvc_core.testing.embedder_models import build_hf_hubert_folder
+
+    small = build_hf_hubert_folder(tmp_path / "small", hidden_size=64)
+    arguments = ["--f0-method", "pm", "--embedder", str(small), "--version", "v1", "--json"]
+    extracted = run_urvc("train", "extract", "Cli", *arguments)
+    assert extracted.exit_code == 0, extracted.stderr
+    assert json.loads(extracted.stdout)["features_computed"] == report["clips"]
+    missing = run_urvc("train", "extract", "Nobody")
+    assert missing.exit_code == 1 and "run `urvc train preprocess" in missing.stderr
+
+
+# -- step 2: extract ------------------------------------------------------------------------
+
+
+def test_extract_stores_pitch_and_features_per_setting_and_redoes_only_what_changed(
+    tmp_path: Path,
+) -> None:
+    import torch
+
+    from urvc_core.rvc.synthesizer import coarse_pitch
+    from urvc_core.testing.embedder_models import build_hf_hubert_folder
+    from urvc_core.training import extract_features
+
+    save_audio(Audio(np.tile(_sentence(), 2), RATE), tmp_path / "data" / "speech.wav")
+    prepared = preprocess_dataset(tmp_path / "data", "Extract", sample_rate=RATE)
+    small = build_hf_hubert_folder(tmp_path / "small", hidden_size=64)
+    other = build_hf_hubert_folder(tmp_path / "other", hidden_size=64)
+
+    first = extract_features("Extract", f0_method="pm", embedder=str(small), version="v1")
+    assert (first.clips, first.pitch_computed, first.features_computed) == (prepared.clips,) * 3
+    rows = first.filelist.read_text().splitlines()
+    assert len(rows) == prepared.clips
+    clip, features, coarse, fine, speaker = rows[0].split("|")
+    assert speaker == "0" and Path(clip).parent.name == CLIPS_FOLDER
+    samples = load_audio(Path(clip).parent.parent / CLIPS_16K_FOLDER / Path(clip).name)
+    length = samples.num_samples
+    fine_f0, coarse_f0 = np.load(fine), np.load(coarse)
+    assert fine_f0.shape == coarse_f0.shape == (length // 160 + 1,)
+    voiced = fine_f0 > 0
+    assert voiced.mean() > 0.3
+    assert 80 < float(np.median(fine_f0[voiced])) < 300  # a speaking voice
+    assert np.array_equal(coarse_f0, coarse_pitch(torch.from_numpy(fine_f0)).numpy())
+    assert np.all(coarse_f0[~voiced] == 1) and coarse_f0.max() <= 255
+    content = np.load(features)
+    assert content.shape[1] == 256 and abs(content.shape[0] - length // 320) <= 1
+
+    stamps = {p: p.stat().st_mtime_ns for p in (first.workspace / "f0").rglob("*.npy")}
+    second = extract_features("Extract", f0_method="pm", embedder=str(other), version="v1")
+    assert (second.pitch_computed, second.features_computed) == (0, prepared.clips)
+    assert all(p.stat().st_mtime_ns == t for p, t in stamps.items())
+    assert second.filelist != first.filelist and len(list(first.filelist.parent.iterdir())) == 2
+    again = extract_features("Extract", f0_method="pm", embedder=str(other), version="v1")
+    assert (again.pitch_computed, again.features_computed) == (0, 0)
+    # A v2 model trains on 768-dim features: this small embedder gives 64.
+    with pytest.raises(UrvcError, match="gives 64-dim features where a v2 model trains on 768"):
+        extract_features("Extract", f0_method="pm", embedder=str(other), version="v2")
+
+
+def test_extract_before_preprocess_or_with_a_bad_setting_is_one_line(tmp_path: Path) -> None:
+    from urvc_core.training import extract_features
+
+    with pytest.raises(UrvcError, match="run `urvc train preprocess DATASET --name Empty` first"):
+        extract_features("Empty")
+    save_audio(Audio(_sentence(), RATE), tmp_path / "data" / "speech.wav")
+    preprocess_dataset(tmp_path / "data", "Bad", sample_rate=RATE, split="skip")
+    for settings, message in [
+        ({"f0_method": "no-such-f0"}, "no-such-f0"),
+        ({"version": "v3"}, "v1 or v2"),
+        ({"embedder": str(tmp_path / "missing")}, "does not exist"),
+    ]:
+        with pytest.raises(UrvcError, match=message):
+            extract_features("Bad", **settings)
