@@ -521,6 +521,22 @@ class TTSEngine(Backend):
         raise NotImplementedError
 
 
+def check_speech_request(
+    text: str, speed: float, speed_range: tuple[float, float], engine: str
+) -> None:
+    """Raise an UrvcError for empty text, or a speed outside what the engine can do
+    (``speed_range``, times the voice's own pace): the checks every engine's
+    ``synthesize`` starts with."""
+    if not text.strip():
+        raise UrvcError("There is no text to speak: the text is empty.")
+    low, high = speed_range
+    if not low <= speed <= high:
+        raise UrvcError(
+            f"TTS engine '{engine}' speaks at speeds from {low:g} to {high:g} times the "
+            f"voice's pace; got {speed:g}."
+        )
+
+
 def match_voice_name(voice: str, names: Sequence[str], engine: str) -> str:
     """``voice`` as spelt in ``names`` (regardless of case), or an UrvcError with the
     closest names: for :meth:`TTSEngine.check_voice` and engines that override it."""

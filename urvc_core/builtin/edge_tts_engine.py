@@ -27,7 +27,14 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
 
-from urvc_core.backends import Audio, Setting, TTSEngine, TTSVoice, match_voice_name
+from urvc_core.backends import (
+    Audio,
+    Setting,
+    TTSEngine,
+    TTSVoice,
+    check_speech_request,
+    match_voice_name,
+)
 from urvc_core.errors import OfflineError, UrvcError
 from urvc_core.hookspecs import Register, hookimpl
 
@@ -107,14 +114,7 @@ class EdgeTTS(TTSEngine):
     def synthesize(self, text: str, *, voice: str | None = None, speed: float = 1.0) -> Audio:
         import edge_tts
 
-        if not text.strip():
-            raise UrvcError("There is no text to speak: the text is empty.")
-        low, high = _SPEED_RANGE
-        if not low <= speed <= high:
-            raise UrvcError(
-                f"TTS engine 'edge' speaks at speeds from {low:g} to {high:g} times the "
-                f"voice's pace; got {speed:g}."
-            )
+        check_speech_request(text, speed, _SPEED_RANGE, self.name)
         if _offline():
             raise OfflineError(
                 "URVC_OFFLINE=1 is set, and the edge TTS engine speaks through Microsoft's "

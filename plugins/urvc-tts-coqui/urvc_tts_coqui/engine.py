@@ -18,6 +18,7 @@ from urvc_core.backends import (
     Setting,
     TTSEngine,
     TTSVoice,
+    check_speech_request,
     match_voice_name,
 )
 from urvc_core.errors import UrvcError
@@ -114,14 +115,7 @@ class CoquiTTS(WorkerBackend, TTSEngine):
         return match_voice_name(voice, self.voices(), self.name)
 
     def synthesize(self, text: str, *, voice: str | None = None, speed: float = 1.0) -> Audio:
-        if not text.strip():
-            raise UrvcError("There is no text to speak: the text is empty.")
-        low, high = _SPEED_RANGE
-        if not low <= speed <= high:
-            raise UrvcError(
-                f"TTS engine 'coqui' speaks at speeds from {low:g} to {high:g} times the "
-                f"voice's pace; got {speed:g}."
-            )
+        check_speech_request(text, speed, _SPEED_RANGE, self.name)
         if voice is not None:
             voice = self.check_voice(voice)
         spoken: Audio = self._call(
