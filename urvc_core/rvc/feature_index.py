@@ -37,6 +37,7 @@ __all__ = [
     "FeatureIndex",
     "FeatureIndexInfo",
     "build_feature_index",
+    "ivf_list_count",
     "read_feature_index_info",
 ]
 
@@ -47,9 +48,10 @@ FEATURE_DIMS_BY_VERSION: dict[str, int] = {"v1": 256, "v2": 768}
 DEFAULT_NEIGHBOURS = 8
 
 # RVC's trainer: above this many feature vectors it first reduces them to 10,000 k-means
-# centres, which keeps the index (and the memory it takes at conversion) bounded.
-_KMEANS_THRESHOLD = 200_000
-_KMEANS_CENTRES = 10_000
+# centres (scikit-learn's MiniBatchKMeans), which keeps the index, and the memory it
+# takes at conversion, bounded.
+KMEANS_THRESHOLD = 200_000
+KMEANS_CENTRES = 10_000
 # RVC adds vectors in batches of this size, which bounds faiss's scratch memory.
 _ADD_BATCH = 8192
 # Frames retrieved per block: the gathered neighbours of one block, frames × k × dim
@@ -301,11 +303,53 @@ class FeatureIndex:
         return f"FeatureIndex({str(self.path)!r}, dim={self.dim}, size={self.size})"
 
 
+def ivf_list_count(vectors: int) -> int:
+    """The IVF lists :func:`build_feature_index` gives ``vectors`` training vectors.
+
+    RVC names its index files by this number (``added_IVF<n>_Flat_...``). 0 means too
+    few vectors for an IVF layout: the index is flat.
+    """
+    return _ivf_lists(KMEANS_CENTRES if vectors > KMEANS_THRESHOLD else vectors)
+
+
+def _ivf_lists(stored: int) -> int:
+    return max(0, min(int(16 * math.sqrt(stored)), stored // 39))
+
+
+def _kmeans_centres(vectors: np.ndarray, seed: int) -> np.ndarray:
+    """RVC's reduction of a large feature set: MiniBatchKMeans centres, as its trainer
+    computes them (batches of 256 per CPU, random initial centres, no labels)."""
+    import os
+
+    try:
+        from sklearn.cluster import MiniBatchKMeans
+    except ImportError as exc:
+        raise UrvcError(
+            f"An index of more than {KMEANS_THRESHOLD} feature vectors is built from their "
+            f"k-means centres, which needs scikit-learn; install it with "
+            f"'pip install scikit-learn' in urvc's environment."
+        ) from exc
+    batch_size = 256 * (os.cpu_count() or 1)
+    kmeans = MiniBatchKMeans(
+        n_clusters=KMEANS_CENTRES,
+        batch_size=batch_size,
+        compute_labels=False,
+        init="random",
+        # RVC's scikit-learn ran 3 initialisations by default; newer ones do for "random"
+        # too ("auto"), and 1.3 warns unless it is given.
+        n_init=3,
+        random_state=seed,
+    )
+    centres = kmeans.fit(vectors).cluster_centers_
+    return np.ascontiguousarray(centres, dtype=np.float32)
+
+
 def build_feature_index(features: np.ndarray, path: Path, *, seed: int = 0) -> Path:
     """Build an RVC feature index from training features (n × dim) and write it to ``path``.
 
     The layout is the one RVC's trainer writes as ``added_IVF<n>_Flat_nprobe_1_*.index``:
-    the vectors shuffled, reduced to 10,000 k-means centres above 200,000 of them,
+    the vectors shuffled, reduced to 10,000 k-means centres (scikit-learn's
+    MiniBatchKMeans, as RVC computes them) above 200,000 of them,
     ``IVF<n_ivf>,Flat`` with ``n_ivf = min(int(16 * sqrt(n)), n // 39)`` (so every list
     gets the 39 training points faiss asks for), ``nprobe = 1``. Below 39 vectors no
     IVF layout is possible (RVC's trainer fails there); a flat index is written instead.
@@ -328,12 +372,10 @@ def build_feature_index(features: np.ndarray, path: Path, *, seed: int = 0) -> P
     rng = np.random.default_rng(seed)
     vectors = vectors[rng.permutation(len(vectors))]
     dim = vectors.shape[1]
-    if len(vectors) > _KMEANS_THRESHOLD:
-        kmeans = faiss.Kmeans(dim, _KMEANS_CENTRES, niter=20, seed=seed, verbose=False)
-        kmeans.train(vectors)
-        vectors = np.ascontiguousarray(kmeans.centroids, dtype=np.float32)
+    if len(vectors) > KMEANS_THRESHOLD:
+        vectors = _kmeans_centres(vectors, seed)
 
-    n_ivf = min(int(16 * math.sqrt(len(vectors))), len(vectors) // 39)
+    n_ivf = _ivf_lists(len(vectors))
     if n_ivf >= 1:
         index = faiss.index_factory(dim, f"IVF{n_ivf},Flat")
         faiss.extract_index_ivf(index).nprobe = 1
