@@ -40,6 +40,7 @@ def test_builtin_backends_register_through_the_hooks(run_urvc: Any) -> None:
         "urvc_core.builtin.weighted_fusion",
         "urvc_core.builtin.edge_tts_engine",
         "urvc_core.builtin.voice_catalogue_asset",
+        "urvc_core.builtin.pretrained_assets",
     }
     assert not host.failures
     assert {"pm", "harvest", "dio"} <= set(host.registry.names(BackendKind.F0_EXTRACTOR))
@@ -170,7 +171,9 @@ def test_two_plugins_claiming_one_name_stop_start_up_naming_both(
 
 def test_a_plugin_cannot_take_a_builtin_name(add_distribution: Any, run_urvc: Any) -> None:
     add_distribution("urvc-harvest2", "urvc_harvest2", PITCH_PLUGIN.replace('"flat"', '"harvest"'))
-    with pytest.raises(PluginConflictError, match=r"urvc_core\.builtin\.classic_f0 and urvc-harvest2"):
+    with pytest.raises(
+        PluginConflictError, match=r"urvc_core\.builtin\.classic_f0 and urvc-harvest2"
+    ):
         PluginHost()
 
 

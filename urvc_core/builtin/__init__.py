@@ -19,4 +19,5 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "urvc_core.builtin.weighted_fusion",
     "urvc_core.builtin.edge_tts_engine",
     "urvc_core.builtin.voice_catalogue_asset",
+    "urvc_core.builtin.pretrained_assets",
 )

@@ -45,6 +45,7 @@ __all__ = [
     "make_attention_local",
     "random_synthesizer",
     "tiny_config",
+    "upsampling_kernel_sizes",
 ]
 
 #: RVC's upsampling per version and sample rate: (rates, kernel sizes, spec channels),
@@ -71,6 +72,12 @@ def _upsampling(version: str, sample_rate: int) -> tuple[tuple[int, ...], tuple[
             f"RVC has no {version} configuration at {sample_rate} Hz; "
             f"versions v1 and v2 come at 32000, 40000 and 48000 Hz"
         ) from None
+
+
+def upsampling_kernel_sizes() -> dict[tuple[int, ...], int]:
+    """The sample rate each of RVC's upsampling kernel lists belongs to (v1 and v2
+    share 40 kHz's, and no two rates share one)."""
+    return {kernels: rate for (_, rate), (_, kernels, _) in _UPSAMPLING.items()}
 
 
 def full_size_config(version: str = "v2", sample_rate: int = 40000) -> SynthesizerConfig:

@@ -119,9 +119,10 @@ def extract_features(
         if progress is not None:
             progress(number, len(clips))
         stem = clip.stem
-        need_pitch = not (fine_folder / f"{stem}.npy").is_file() or not (
-            coarse_folder / f"{stem}.npy"
-        ).is_file()
+        need_pitch = (
+            not (fine_folder / f"{stem}.npy").is_file()
+            or not (coarse_folder / f"{stem}.npy").is_file()
+        )
         need_features = not (feature_folder / f"{stem}.npy").is_file()
         if not (need_pitch or need_features):
             continue
