@@ -35,9 +35,9 @@ $(INSTALLED): pyproject.toml $(addsuffix /pyproject.toml,$(PLUGIN_DIRS)) $(CONST
 	$(DROP_BROKEN_TORCHVISION)
 	touch $@
 
-# The main job: a cover, offline, of an example song in a voice model urvc builds (its
-# weights set by hand, named as such: it hums the melody); `urvc demo` prints what it
-# used and how to use a real voice.
+# The main job: a cover, offline, of an example song in a voice model urvc trains on
+# the song's sentence the first time (a small network, about three minutes); `urvc demo`
+# prints what it used and how to use a real voice.
 demo: setup
 	$(BIN)/urvc demo
 

