@@ -407,7 +407,7 @@ class _Run:
 
     # -- starting points --------------------------------------------------------------
 
-    def _start(self) -> tuple[int, int, int, bytes | None]:
+    def _start(self) -> tuple[int, int, int, dict[str, torch.Tensor] | None]:
         """Load the newest checkpoint or the pretrained networks; returns (epoch, global
         step, step within the epoch, random state) to go on from."""
         from urvc_core.training.checkpoints import load_checkpoint
@@ -422,13 +422,17 @@ class _Run:
             self.optimizer_d.load_state_dict(d["optimizer"])
             if g.get("scaler"):
                 self.scaler.load_state_dict(g["scaler"])
-            rng = g.get("rng_state")
+            states = {
+                key: g[key]
+                for key in ("rng_state", "cuda_rng_state")
+                if isinstance(g.get(key), torch.Tensor)
+            }
             self.notes.append(f"Resumed from {newest.name} (epoch {g['iteration']}).")
             return (
                 int(g["iteration"]),
                 int(g["global_step"]),
                 int(g.get("step_in_epoch", 0)),
-                bytes(rng.numpy().tobytes()) if isinstance(rng, torch.Tensor) else None,
+                states or None,
             )
         self._load_pretrained()
         return 0, 0, 0, None
@@ -490,9 +494,7 @@ class _Run:
                         group["lr"] = settings.learning_rate * LEARNING_RATE_DECAY ** (epoch - 1)
                     torch.manual_seed(settings.seed * 100_003 + epoch)
                     if rng_state is not None:
-                        torch.set_rng_state(
-                            torch.frombuffer(bytearray(rng_state), dtype=torch.uint8)
-                        )
+                        self._restore_random_state(rng_state)
                         rng_state = None
                     step_in_epoch = 0
                     for batch in batches(
@@ -578,6 +580,18 @@ class _Run:
             config=describe_config(self.config, self.settings.model_size),
             notes=self.notes,
         )
+
+    def _random_state(self) -> dict[str, torch.Tensor]:
+        """The generators' states mid-epoch: the CPU's, and the GPU's when training there."""
+        state = {"rng_state": torch.get_rng_state()}
+        if self.device.type == "cuda":
+            state["cuda_rng_state"] = torch.cuda.get_rng_state(self.device)
+        return state
+
+    def _restore_random_state(self, state: Mapping[str, torch.Tensor]) -> None:
+        torch.set_rng_state(state["rng_state"])
+        if "cuda_rng_state" in state and self.device.type == "cuda":
+            torch.cuda.set_rng_state(state["cuda_rng_state"], self.device)
 
     def _autocast(self) -> Any:
         if self.autocast_dtype is None:
@@ -674,7 +688,8 @@ class _Run:
         mel_losses, pitch_errors = [], []
         self.generator.eval()
         # Fixed noise, and the training's random state left as it was.
-        with torch.random.fork_rng(devices=[]), torch.no_grad():
+        devices = [self.device] if self.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices), torch.no_grad():
             torch.manual_seed(self.settings.seed)
             for clip in self.validation_clips[:MAX_VALIDATION_CLIPS]:
                 batch = collate([clip]).to(self.device)
@@ -791,7 +806,7 @@ class _Run:
                 "model": training_state_dict(self.generator),
                 "optimizer": self.optimizer_g.state_dict(),
                 "scaler": self.scaler.state_dict(),
-                "rng_state": torch.get_rng_state() if step_in_epoch else None,
+                **(self._random_state() if step_in_epoch else {}),
                 **common,
             },
         )
