@@ -41,16 +41,40 @@ def urvc_home(
 
 
 @pytest.fixture(scope="session")
-def demo_voice_trained_once(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The demo's voice, trained once per test run (minutes, as a user's first `urvc
-    demo` trains it), in a home of its own."""
+def demo_voice_trained_once(
+    tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config
+) -> Path:
+    """The demo's voice, trained once (minutes, as a user's first `urvc demo` trains it)
+    in a home of its own, and kept in pytest's cache under a digest of the code that
+    trains it: CI's second run of the tests (under numpy 1) reuses it."""
+    import hashlib
+    import shutil
+
+    import torch
+
+    import urvc_core
+
+    kernel = Path(urvc_core.__file__).parent
+    sources = [kernel / "demo.py", *sorted((kernel / "training").glob("*.py"))]
+    sources += [kernel / "rvc" / "synthesizer.py", kernel / "builtin" / "random_hubert_models.py"]
+    digest = hashlib.sha256(torch.__version__.encode())
+    for source in sources:
+        digest.update(source.read_bytes())
+    cached = pytestconfig.cache.mkdir("urvc-demo-voice") / f"{digest.hexdigest()[:16]}.pth"
+    if cached.is_file():
+        return cached
     home = tmp_path_factory.mktemp("demo-voice-home")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("URVC_HOME", str(home))
         from urvc_core.demo import build_demo_assets, demo_voice_path
 
         build_demo_assets(home / "demo")
-        return demo_voice_path()
+        for stale in cached.parent.glob("*.pth"):
+            stale.unlink()
+        staged = cached.with_suffix(".part")  # whole or not at all
+        shutil.copyfile(demo_voice_path(), staged)
+        staged.replace(cached)
+        return cached
 
 
 @pytest.fixture

@@ -479,3 +479,41 @@ def test_urvc_train_fit_graph_and_export(
     assert missing.exit_code == 1 and len(missing.stderr.strip().splitlines()) == 1
     bad = run_urvc("train", "export", NAME, "--epoch", "7")
     assert bad.exit_code == 1 and "the saved epochs are 1, 2" in bad.stderr
+
+
+def test_ctrl_c_during_urvc_train_fit_saves_a_checkpoint_and_the_next_run_resumes(
+    workspace: Path, run_urvc: Callable[..., CommandResult]
+) -> None:
+    """SIGINT, as Ctrl-C sends it, to a running `urvc train fit`: it finishes its step,
+    saves G_latest.pth, says how to resume, exits 130; the same command goes on."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    urvc = str(Path(sys.executable).with_name("urvc"))
+    arguments = ["train", "fit", NAME, "--size", "small", "--epochs", "50", "--batch-size", "3"]
+    child = subprocess.Popen(
+        [urvc, *arguments],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=os.environ.copy(),
+    )
+    log = workspace / "logs" / "training.csv"
+    deadline = time.monotonic() + 120
+    while not (log.is_file() and len(log.read_text().splitlines()) >= 3):
+        assert child.poll() is None and time.monotonic() < deadline, child.communicate()
+        time.sleep(0.2)
+    child.send_signal(signal.SIGINT)
+    _, stderr = child.communicate(timeout=120)
+    assert child.returncode == 130, stderr
+    assert "Interrupted: saved G_latest.pth; run the same command to resume." in stderr
+    assert "Traceback" not in stderr
+    saved = torch.load(workspace / "checkpoints" / "G_latest.pth", weights_only=True)
+    steps = len(_losses(workspace))
+    assert saved["global_step"] == steps >= 2  # the step it was in finished first
+    resumed = run_urvc(*arguments[:-4], "--epochs", "1", "--batch-size", "3", "--json")
+    assert resumed.exit_code == 0, resumed.stderr
+    assert json.loads(resumed.stdout)["notes"][0].startswith("Resumed from G_latest.pth")
