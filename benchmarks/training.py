@@ -13,7 +13,8 @@ RVC's full-size network from scratch (no pretrained networks offline) for ``--mi
 of wall time (interrupted as Ctrl-C would, which saves a checkpoint), the loss graph, the
 index and the export into the library. Prints each stage's time, the steps per second,
 the held-out mel loss and pitch error per epoch, and the script's peak RSS; the graph
-is left in ``--output`` (default: a temporary folder, printed).
+is left in ``--output`` (default: a temporary folder, printed); the rest (gigabytes of
+checkpoints) is removed at the end.
 """
 
 from __future__ import annotations
@@ -84,7 +85,14 @@ def main() -> None:
         raise SystemExit("This benchmark needs espeak-ng (apt-get install espeak-ng).")
 
     scratch = Path(tempfile.mkdtemp(prefix="urvc-training-benchmark-"))
-    output = arguments.output or scratch
+    output = arguments.output or Path(tempfile.mkdtemp(prefix="urvc-training-graph-"))
+    try:
+        run(arguments, scratch, output)
+    finally:  # the workspace, embedder and checkpoints take gigabytes
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def run(arguments: argparse.Namespace, scratch: Path, output: Path) -> None:
     os.environ["URVC_HOME"] = str(scratch / "home")
     os.environ["URVC_OFFLINE"] = "1"
     import torch

@@ -260,3 +260,28 @@ def test_extract_before_preprocess_or_with_a_bad_setting_is_one_line(tmp_path: P
     ]:
         with pytest.raises(UrvcError, match=message):
             extract_features("Bad", **settings)
+
+
+def test_clips_made_again_are_extracted_again(tmp_path: Path) -> None:
+    """A recording that changed, or new settings, make clips of the same names: what
+    was extracted from the old ones must go with them, or extraction would keep it."""
+    from urvc_core.testing.embedder_models import build_hf_hubert_folder
+    from urvc_core.training import extract_features
+
+    data = tmp_path / "data"
+    save_audio(Audio(_sentence(), RATE), data / "one.wav")
+    preprocess_dataset(data, "Again", sample_rate=RATE, split="skip")
+    embedder = str(build_hf_hubert_folder(tmp_path / "small", hidden_size=64))
+    first = extract_features("Again", f0_method="pm", embedder=embedder, version="v1")
+    [features] = (first.workspace / "features").rglob("*.npy")
+    before = np.load(features)
+
+    quieter_and_later = np.concatenate([np.zeros(RATE // 2), 0.5 * _sentence()])
+    save_audio(Audio(quieter_and_later, RATE), data / "one.wav")
+    preprocess_dataset(data, "Again", sample_rate=RATE, split="skip")
+    again = extract_features("Again", f0_method="pm", embedder=embedder, version="v1")
+    assert (again.pitch_computed, again.features_computed) == (1, 1)
+    assert np.load(features).shape[0] > before.shape[0]  # the new clip's, half a second longer
+
+    preprocess_dataset(data, "Again", sample_rate=48000, split="skip")
+    assert not (again.workspace / "features").exists() and not (again.workspace / "f0").exists()

@@ -55,6 +55,9 @@ NORMALISE_MODES: tuple[str, ...] = ("none", "pre", "post")
 CLIPS_FOLDER = "0_gt_wavs"
 CLIPS_16K_FOLDER = "1_16k_wavs"
 RECORD_FILE = "preprocess.json"
+#: What extraction (:mod:`~urvc_core.training.extract`) computes from the clips: gone
+#: with the clips when they are made again.
+DERIVED_FOLDERS = ("f0", "features", "filelists")
 EMBEDDER_RATE = 16000
 
 _HIGHPASS_HZ = 48.0
@@ -247,7 +250,7 @@ def _record_for(workspace: Path, settings: PreprocessSettings) -> tuple[dict[str
         return record, notes
     if record is not None or (workspace / CLIPS_FOLDER).exists():
         notes.append("the settings changed since the last run: every file is processed again")
-    for folder in (CLIPS_FOLDER, CLIPS_16K_FOLDER):
+    for folder in (CLIPS_FOLDER, CLIPS_16K_FOLDER, *DERIVED_FOLDERS):
         shutil.rmtree(workspace / folder, ignore_errors=True)
     return {"settings": settings.as_dict(), "files": {}}, notes
 
@@ -260,9 +263,17 @@ def _write_record(workspace: Path, record: dict[str, Any]) -> None:
 
 
 def _remove_clips(workspace: Path, clips: list[Any]) -> None:
+    """Remove clips and what extraction computed from them: the next clips may take
+    their names, and extraction skips a clip whose files are there."""
     for clip, _ in clips:
         for folder in (CLIPS_FOLDER, CLIPS_16K_FOLDER):
             (workspace / folder / clip).unlink(missing_ok=True)
+        stem = Path(clip).stem
+        for derived in (
+            *workspace.glob(f"f0/*/*/{stem}.npy"),
+            *workspace.glob(f"features/*/{stem}.npy"),
+        ):
+            derived.unlink(missing_ok=True)
 
 
 def _process_file(
