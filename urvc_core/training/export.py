@@ -66,9 +66,14 @@ def export_model(
         UrvcError: no such workspace or saved epoch (the message lists the saved ones),
             a library name that is taken (without ``overwrite``).
     """
-    from urvc_core.rvc.voice_model import EMBEDDER_DIMS, save_voice_model
+    from urvc_core.rvc.voice_model import EMBEDDER_DIMS
     from urvc_core.training.checkpoints import load_checkpoint
-    from urvc_core.training.fit import RUN_RECORD, filelist_settings, model_config
+    from urvc_core.training.fit import (
+        RUN_RECORD,
+        filelist_settings,
+        model_config,
+        save_trained_model,
+    )
     from urvc_core.training.networks import TrainingSynthesizer
     from urvc_core.training.preprocess import training_workspace
     from urvc_core.voices import import_voice_files
@@ -104,19 +109,15 @@ def export_model(
     voice_name = voice_name or name
     staging = Path(tempfile.mkdtemp(prefix=".export-", dir=workspace))
     try:
-        model_path = save_voice_model(
+        model_path = save_trained_model(
             staging / f"{voice_name}.pth",
-            network.state_dict(),
+            network,
             config,
             version,
             record["pitch_guidance"],
-            metadata={
-                "info": f"{chosen}epoch",
-                "epoch": chosen,
-                "step": int(checkpoint["global_step"]),
-                "model_name": voice_name,
-                "trained_by": "urvc train fit",
-            },
+            epoch=chosen,
+            step=int(checkpoint["global_step"]),
+            model_name=voice_name,
         )
         indexes = sorted(
             workspace.glob(f"added_*_{name}_{version}.index"), key=lambda p: p.stat().st_mtime

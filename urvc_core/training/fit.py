@@ -61,6 +61,7 @@ __all__ = [
     "StepReport",
     "latest_filelist",
     "model_config",
+    "save_trained_model",
     "train_model",
 ]
 
@@ -779,7 +780,6 @@ class _Run:
                 _write_rows(path, columns, kept)
 
     def _save(self, epoch: int, step: int, *, tag: str, step_in_epoch: int = 0) -> None:
-        from urvc_core.rvc.voice_model import save_voice_model
         from urvc_core.training.checkpoints import save_checkpoint, training_state_dict
 
         folder = self.workspace / "checkpoints"
@@ -818,21 +818,48 @@ class _Run:
             (folder / stale).unlink(missing_ok=True)
         weights = self.workspace / "weights" / f"{self.name}_e{epoch}_s{step}.pth"
         weights.parent.mkdir(parents=True, exist_ok=True)
-        save_voice_model(
+        save_trained_model(
             weights,
-            self.generator.state_dict(),
+            self.generator,
             self.config,
             self.version,
             self.settings.pitch_guidance,
-            metadata={
-                "info": f"{epoch}epoch",
-                "epoch": epoch,
-                "step": step,
-                "model_name": self.name,
-                "trained_by": "urvc train fit",
-            },
+            epoch=epoch,
+            step=step,
+            model_name=self.name,
         )
         self.weights.append(weights)
+
+
+def save_trained_model(
+    path: Path,
+    generator: torch.nn.Module,
+    config: SynthesizerConfig,
+    version: str,
+    pitch_guidance: bool,
+    *,
+    epoch: int,
+    step: int,
+    model_name: str,
+) -> Path:
+    """The inference model of a trained generator, as RVC exports one (``info`` is
+    ``"<epoch>epoch"``), with the epoch and step it was trained to."""
+    from urvc_core.rvc.voice_model import save_voice_model
+
+    return save_voice_model(
+        path,
+        generator.state_dict(),
+        config,
+        version,
+        pitch_guidance,
+        metadata={
+            "info": f"{epoch}epoch",
+            "epoch": epoch,
+            "step": step,
+            "model_name": model_name,
+            "trained_by": "urvc train fit",
+        },
+    )
 
 
 class _StepBoundaryInterrupts:

@@ -435,6 +435,20 @@ def _weight_normed(layer: nn.Module) -> nn.Module:
     return nn.utils.parametrizations.weight_norm(layer)
 
 
+def _scores_and_feature_maps(
+    convs: nn.ModuleList, conv_post: nn.Module, x: torch.Tensor
+) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """A discriminator's pass: each convolution with its leaky ReLU, then ``conv_post``;
+    the flattened scores and every layer's output (for the feature-matching loss)."""
+    feature_maps = []
+    for conv in convs:
+        x = F.leaky_relu(conv(x), LRELU_SLOPE)
+        feature_maps.append(x)
+    x = conv_post(x)
+    feature_maps.append(x)
+    return torch.flatten(x, 1, -1), feature_maps
+
+
 class ScaleDiscriminator(nn.Module):
     """RVC's ``DiscriminatorS``: grouped strided convolutions over the waveform.
 
@@ -458,13 +472,7 @@ class ScaleDiscriminator(nn.Module):
         self.conv_post = _weight_normed(nn.Conv1d(1024 // n, 1, 3, 1, padding=1))
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        feature_maps = []
-        for conv in self.convs:
-            x = F.leaky_relu(conv(x), LRELU_SLOPE)
-            feature_maps.append(x)
-        x = self.conv_post(x)
-        feature_maps.append(x)
-        return torch.flatten(x, 1, -1), feature_maps
+        return _scores_and_feature_maps(self.convs, self.conv_post, x)
 
 
 class PeriodDiscriminator(nn.Module):
@@ -495,13 +503,7 @@ class PeriodDiscriminator(nn.Module):
             x = F.pad(x, (0, padding), "reflect")
             samples += padding
         x = x.view(batch, channels, samples // self.period, self.period)
-        feature_maps = []
-        for conv in self.convs:
-            x = F.leaky_relu(conv(x), LRELU_SLOPE)
-            feature_maps.append(x)
-        x = self.conv_post(x)
-        feature_maps.append(x)
-        return torch.flatten(x, 1, -1), feature_maps
+        return _scores_and_feature_maps(self.convs, self.conv_post, x)
 
 
 class MultiPeriodDiscriminator(nn.Module):
