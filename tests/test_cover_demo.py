@@ -113,11 +113,13 @@ def _melody_agreement(melody_hz: np.ndarray, sung_hz: np.ndarray) -> tuple[float
 def test_the_demo_cover_voices_the_song_where_it_is_sung_as_loud_as_the_band(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, demo_voice: Path
 ) -> None:
-    """The trained demo voice is voiced where the song's voice is, sits within 12 LU of
-    the band, and is a voice (no offset, no rumble). Its pitch is printed, not asserted:
-    minutes of training on one sentence don't make it hold the melody, and what the
-    centre separation leaves of the band is voiced too (the note of issue 18 has the
-    figures)."""
+    """The trained demo voice is voiced where the song's voice is, near the melody's
+    pitch, within 12 LU of the band, and is a voice (no offset, no rumble).
+
+    Measured: 87 % voiced, a median 86 cents off the melody (33 % within 50 cents), where
+    the voice trained with torch's draw of the pitch source's gain sang 400 cents low;
+    what the centre separation leaves of the band is voiced too, so the voice is not
+    held to a singer's 20 cents."""
     from urvc_core.cover import make_cover
     from urvc_core.demo import build_demo_assets, build_demo_song_tracks, demo_cover_options
 
@@ -141,6 +143,7 @@ def test_the_demo_cover_voices_the_song_where_it_is_sung_as_loud_as_the_band(
         f"converted: voiced {heard:.0%}, median {cents:.0f} cents off, within 50: {within_50:.0%}"
     )
     assert heard > 0.85
+    assert cents < 150 and within_50 > 0.2
     # The voice that goes into the mix (after effects) is within 12 LU of the band,
     # and it is a voice: no offset, nearly all of its energy above 80 Hz.
     backing = load_audio(cover.intermediates["instrumental"])

@@ -120,8 +120,21 @@ class TrainingSynthesizer(Synthesizer):
     def _initialise(self) -> None:
         """RVC's starting values where they are not torch's defaults: the generator's
         convolutions normal(0, 0.01), the flow an identity (``post`` at zero), the
-        attention projections Xavier-uniform."""
+        attention projections Xavier-uniform; and one of urvc's own, the pitch source's
+        gain at 1.
+
+        RVC leaves that gain (``m_source.l_linear``, one weight) to torch's draw from
+        U(-1, 1) and trains from its pretrained networks, where the decoder has long
+        learned to follow the sine. From scratch, a small draw leaves the sine faint: the
+        decoder takes its pitch from the posterior's latent instead, which a conversion
+        doesn't have, and training fades the sine further (the demo's voice, seed 1234:
+        drawn -0.33, trained to -0.07, its pitch 400 cents low and deaf to a
+        transposition; started at 1, within 10 cents and following one down)."""
         with torch.no_grad():
+            source = getattr(self.dec, "m_source", None)
+            if source is not None:
+                nn.init.ones_(source.l_linear.weight)
+                nn.init.zeros_(source.l_linear.bias)
             for name, module in self.named_modules():
                 if name.startswith(("dec.ups.", "dec.resblocks.")) and isinstance(
                     module, (nn.Conv1d, nn.ConvTranspose1d)
