@@ -8,15 +8,19 @@ Screenshots of each tab are saved for review in pytest's cache folder
 
 from __future__ import annotations
 
+import functools
+import json
 import os
 import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -67,14 +71,105 @@ def _answers(url: str) -> bool:
         return False
 
 
+class _QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def file_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """A real HTTP server on localhost serving a folder: its base URL and the folder."""
+    served = tmp_path_factory.mktemp("served")
+    http = ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(_QuietHandler, directory=str(served))
+    )
+    thread = threading.Thread(target=http.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.daemon = True
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{http.server_address[1]}", served
+    finally:
+        http.shutdown()
+        http.server_close()
+
+
+#: The voice catalogue the server searches (its [asset_paths] voice-catalogue).
+CATALOGUE_ROWS = [
+    ("Aria Local", "aria.pth", "A calm test voice", "2024-01-02", ["Test", "English"]),
+    ("Bram Local", "bram.pth", "A deep test voice", "2024-03-04", ["Test"]),
+    ("Cleo Remote", "cleo.pth", "A bright test voice", "2024-05-06", ["Other"]),
+]
+
+
+def _write_catalogue(path: Path, base: str) -> Path:
+    models = [
+        {
+            "name": name,
+            "url": f"{base}/{file}",
+            "description": text,
+            "added": added,
+            "credit": "tests",
+            "tags": tags,
+        }
+        for name, file, text, added, tags in CATALOGUE_ROWS
+    ]
+    tags = {"Test": "Made by the tests", "English": "Speaks English", "Other": "Another"}
+    path.write_text(json.dumps({"tags": tags, "voice_models": models}))
+    return path
+
+
+def _start_server(home: Path, port: int | None = None) -> tuple[str, subprocess.Popen[bytes]]:
+    """``urvc web`` on ``port`` (else a free one) over ``home``, as a user starts it;
+    returned once it answers."""
+    port = port or _free_port()
+    log_name = "server.log"
+    environment = {
+        **os.environ,
+        "URVC_HOME": str(home),
+        "GRADIO_TEMP_DIR": str(home / "gradio-uploads"),
+        "GRADIO_ANALYTICS_ENABLED": "False",
+    }
+    # Online, so the Models tab can download (from the tests' local server only): every
+    # asset a cover needs is already in the home.
+    for variable in ("URVC_LOAD_PLUGINS", "URVC_OFFLINE"):
+        environment.pop(variable, None)
+    with (home / log_name).open("ab") as log:
+        process = subprocess.Popen(
+            [URVC, "web", "--port", str(port), "--max-file-size", MAX_UPLOAD],
+            env=environment,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.monotonic() + 120
+    while not _answers(url):
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"urvc web did not start:\n{(home / log_name).read_text()}")
+        time.sleep(0.5)
+    return url, process
+
+
+def _stop_server(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 @pytest.fixture(scope="module")
 def server(
-    tmp_path_factory: pytest.TempPathFactory, demo_voice_trained_once: Path
+    tmp_path_factory: pytest.TempPathFactory,
+    demo_voice_trained_once: Path,
+    file_server: tuple[str, Path],
 ) -> Iterator[Server]:
     home = tmp_path_factory.mktemp("webui-home")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("URVC_HOME", str(home))
         from urvc_core.demo import build_demo_assets, demo_voice_path
+        from urvc_core.home import set_config_value
         from urvc_core.plugins import reset_plugin_host
         from urvc_core.voices import import_voice_model
 
@@ -89,39 +184,14 @@ def server(
         long_song = save_audio(
             Audio(np.tile(song.samples, 6), song.sample_rate), home / "demo" / "long-song.wav"
         )
+        catalogue = _write_catalogue(home / "catalogue.json", file_server[0])
+        set_config_value("asset_paths.voice-catalogue", str(catalogue))
         reset_plugin_host()
-    port = _free_port()
-    environment = {
-        **os.environ,
-        "URVC_HOME": str(home),
-        "URVC_OFFLINE": "1",
-        "GRADIO_TEMP_DIR": str(home / "gradio-uploads"),
-        "GRADIO_ANALYTICS_ENABLED": "False",
-    }
-    environment.pop("URVC_LOAD_PLUGINS", None)
-    log = (home / "server.log").open("wb")
-    process = subprocess.Popen(
-        [URVC, "web", "--port", str(port), "--max-file-size", MAX_UPLOAD],
-        env=environment,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.monotonic() + 120
-    while not _answers(url):
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            pytest.fail(f"urvc web did not start:\n{(home / 'server.log').read_text()}")
-        time.sleep(0.5)
+    url, process = _start_server(home)
     try:
         yield Server(url, home, process, assets.song, voice, assets.embedder, long_song)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
+        _stop_server(process)
         print(f"\nurvc web's log: {home / 'server.log'}")
 
 
@@ -374,3 +444,136 @@ def test_models_tab_imports_and_deletes_a_voice(page: Page, server: Server) -> N
     )
     assert "second-voice" not in page.locator("#voices").inner_text()
     assert server.voice in page.locator("#voices").inner_text()
+
+
+def test_models_tab_downloads_urls_and_tells_each_ones_outcome(
+    page: Page, server: Server, file_server: tuple[str, Path]
+) -> None:
+    from urvc_core.testing.voice_models import build_voice_model_file
+
+    base, served = file_server
+    build_voice_model_file(served / "fetched-one.pth", version="v1", seed=3)
+    build_voice_model_file(served / "fetched-two.pth", version="v2", seed=4)
+    page.get_by_role("tab", name="Models").click()
+    urls = [f"{base}/fetched-one.pth", f"{base}/no-such-model.pth", f"{base}/fetched-two.pth"]
+    page.locator("#download-urls textarea").fill("\n".join(urls))
+    page.locator("#download-voices").click()
+    status = status_of(page, "download-status")
+    lines = status.splitlines()
+    assert lines[0] == f"{urls[0]}: imported fetched-one.", status
+    assert lines[1].startswith(f"Error: {urls[1]}: ") and "404" in lines[1], status
+    assert lines[2] == f"{urls[2]}: imported fetched-two.", status
+    assert len(lines) == 3, status
+    page.wait_for_function(
+        "document.querySelector('#voices').innerText.includes('fetched-two')", timeout=30_000
+    )
+    listed = page.locator("#voices").inner_text()
+    assert "fetched-one" in listed and "no-such-model" not in listed
+    # In the library, as downloaded: the second is a v2 model.
+    from urvc_core.voices import get_voice_model
+
+    assert get_voice_model("fetched-two").info.version == "v2"
+    assert get_voice_model("fetched-one").source == urls[0]
+
+
+def test_models_tab_shows_the_chosen_voices_details(page: Page, server: Server) -> None:
+    page.get_by_role("tab", name="Models").click()
+    choose(page, "voice-to-delete", server.voice)
+    page.wait_for_function(
+        "document.querySelector('#voice-info').innerText.includes('Sample rate')",
+        timeout=30_000,
+    )
+    shown = page.locator("#voice-info").inner_text()
+    facts = dict(line.split("\t", 1) for line in shown.splitlines() if line.count("\t") == 1)
+    assert facts["Version"].strip() == "v1", shown
+    assert facts["Sample rate"].strip() == "40000 Hz", shown
+    assert facts["Pitch guidance"].strip() == "yes", shown
+    assert facts["Epochs"].strip().isdigit(), shown
+
+
+def test_catalogue_search_filters_rows_and_sends_a_url_to_download(
+    page: Page, server: Server, file_server: tuple[str, Path]
+) -> None:
+    from urvc_core.testing.voice_models import build_voice_model_file
+
+    base, served = file_server
+    build_voice_model_file(served / "bram.pth", version="v1", seed=5)
+    page.get_by_role("tab", name="Models").click()
+    page.wait_for_function(
+        "document.querySelector('#catalogue-status').innerText.includes('found')",
+        timeout=30_000,
+    )
+    assert status_of(page, "catalogue-status") == "3 models found."
+    search = page.locator("#catalogue-search textarea, #catalogue-search input").first
+    search.fill("local")
+    search.press("Enter")
+    page.wait_for_function(
+        "document.querySelector('#catalogue-status').innerText === '2 models found.'",
+        timeout=30_000,
+    )
+    table = page.locator("#catalogue").inner_text()
+    assert "Aria Local" in table and "Bram Local" in table and "Cleo Remote" not in table
+    search.fill("deep")
+    page.locator("#search-catalogue").click()
+    page.wait_for_function(
+        "document.querySelector('#catalogue-status').innerText === '1 model found.'",
+        timeout=30_000,
+    )
+    assert "Aria Local" not in page.locator("#catalogue").inner_text()
+
+    choose(page, "catalogue-pick", "Bram Local")
+    page.locator("#send-to-download").click()
+    page.wait_for_function(
+        "document.querySelector('#catalogue-status').innerText.startsWith('Added')",
+        timeout=30_000,
+    )
+    assert page.locator("#download-urls textarea").input_value() == f"{base}/bram.pth"
+    page.locator("#download-voices").click()
+    assert status_of(page, "download-status") == f"{base}/bram.pth: imported bram."
+    page.wait_for_function(
+        "document.querySelector('#voices').innerText.includes('bram')", timeout=30_000
+    )
+
+
+def test_a_setting_survives_a_restart_of_the_server(browser: Browser, urvc_home: Path) -> None:
+    url, process = _start_server(urvc_home)
+    port = int(url.rstrip("/").rsplit(":", 1)[1])
+    opened = browser.new_page(viewport={"width": 1280, "height": 1000})
+    try:
+        opened.goto(url)
+        opened.wait_for_selector("#generate")
+        # Once the page's loads have filled the tabs (a load would overwrite what is typed).
+        opened.get_by_role("tab", name="Models").click()
+        opened.wait_for_function(
+            "document.querySelector('#catalogue-status').innerText.includes('found')",
+            timeout=30_000,
+        )
+        opened.get_by_role("tab", name="Settings").click()
+        rate = opened.locator("#setting-convert-index-rate input[type=number]")
+        for _ in range(3):
+            rate.fill("0.35")
+            rate.press("Enter")
+            choose(opened, "setting-theme", "soft")
+            time.sleep(1)
+            if rate.input_value() == "0.35":
+                break
+        opened.locator("#save-settings").click()
+        saved = status_of(opened, "settings-status")
+        assert saved.startswith("Saved") and "convert.index_rate" in saved, saved
+        _stop_server(process)
+        assert process.returncode is not None
+        assert not _answers(url)
+
+        url, process = _start_server(urvc_home, port)  # the same home, the same address
+        opened.reload()
+        opened.wait_for_selector("#generate")
+        opened.get_by_role("tab", name="Settings").click()
+        opened.wait_for_function(
+            "document.querySelector('#setting-convert-index-rate input[type=number]').value"
+            " === '0.35'",
+            timeout=30_000,
+        )
+        assert opened.locator("#setting-theme input").input_value() == "soft"
+    finally:
+        opened.close()
+        _stop_server(process)

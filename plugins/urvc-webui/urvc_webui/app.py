@@ -366,6 +366,53 @@ def _voice_rows() -> list[list[Any]]:
     return rows
 
 
+_CATALOGUE_COLUMNS = ["name", "description", "tags", "added", "url"]
+#: The most catalogue rows the page shows at once: a search narrows them.
+_CATALOGUE_SHOWN = 200
+
+
+def _catalogue_rows(query: str) -> list[list[Any]]:
+    from urvc_core.voice_catalogue import search_catalogue
+
+    return [
+        [entry.name, entry.description, ", ".join(entry.tags), entry.added, entry.url]
+        for entry in search_catalogue(query)
+    ]
+
+
+def _voice_info(name: str | None) -> str:
+    """A library voice's details, as ``urvc models info`` gives them."""
+    from urvc_core.voices import get_voice_model
+
+    if not name:
+        return ""
+    try:
+        entry = get_voice_model(name)
+    except UrvcError as exc:
+        return _error_line(str(exc))
+    info = entry.info
+    if entry.index_path is None:
+        index = "none"
+    elif entry.index is not None:
+        index = f"{entry.index.size} vectors of {entry.index.dim} ({entry.index_path.name})"
+    else:
+        index = entry.index_path.name
+    facts = [
+        ("Version", info.version),
+        ("Sample rate", f"{info.sample_rate} Hz"),
+        ("Pitch guidance", "yes" if info.pitch_guidance else "no"),
+        ("Embedder", f"{info.embedder} ({info.embedder_dim}-dim)"),
+        ("Epochs", "unknown" if info.epochs is None else info.epochs),
+        ("Steps", "unknown" if info.steps is None else info.steps),
+        ("Vocoder", info.vocoder),
+        ("Index", index),
+        ("Source", entry.source or "unknown"),
+    ]
+    lines = [f"**{name}**", "", "| | |", "|---|---|"]
+    lines += [f"| {label} | {value} |" for label, value in facts]
+    return "\n".join(lines)
+
+
 def _models_tab() -> _Loader:
     with gr.Tab("Models", id="models"):
         table = gr.Dataframe(
@@ -383,6 +430,33 @@ def _models_tab() -> _Loader:
                 chosen = gr.Dropdown(label="Voice", choices=[], elem_id="voice-to-delete")
                 delete_button = gr.Button("Delete", variant="stop", elem_id="delete-voice")
         status = gr.Markdown("", elem_id="models-status")
+        info = gr.Markdown("", elem_id="voice-info")
+        with gr.Accordion("Download", open=True):
+            urls = gr.Textbox(
+                label="URLs of .pth or .zip voice models, one a line",
+                lines=3,
+                elem_id="download-urls",
+            )
+            download_button = gr.Button("Download", elem_id="download-voices")
+            download_status = gr.Markdown("", elem_id="download-status")
+        with gr.Accordion("Catalogue", open=True):
+            with gr.Row():
+                query = gr.Textbox(
+                    label="Search the public voice catalogue", elem_id="catalogue-search"
+                )
+                search_button = gr.Button("Search", elem_id="search-catalogue")
+            catalogue_table = gr.Dataframe(
+                headers=_CATALOGUE_COLUMNS,
+                value=[],
+                interactive=False,
+                elem_id="catalogue",
+                wrap=True,
+                max_height=400,
+            )
+            with gr.Row():
+                picked = gr.Dropdown(label="Catalogue model", choices=[], elem_id="catalogue-pick")
+                send_button = gr.Button("Add its URL to Download", elem_id="send-to-download")
+            catalogue_status = gr.Markdown("", elem_id="catalogue-status")
 
     def refreshed(message: str) -> tuple[Any, ...]:
         try:
@@ -416,13 +490,61 @@ def _models_tab() -> _Loader:
             return refreshed(_error_line(str(exc)))
         return refreshed(f"Deleted {name}.")
 
+    def download(text: str) -> tuple[Any, ...]:
+        from urvc_core.voices import download_voices
+
+        wanted = [line.strip() for line in (text or "").splitlines() if line.strip()]
+        if not wanted:
+            return (*refreshed(""), _error_line("Give one URL a line first."))
+        lines = []
+        for result in download_voices(wanted, progress=False):
+            if result.ok:
+                names = ", ".join(entry.name for entry in result.entries)
+                lines.append(f"{result.source}: imported {names}.")
+            else:
+                lines.append(_error_line(f"{result.source}: {result.error}"))
+        return (*refreshed(""), "  \n".join(lines))
+
+    def search(text: str) -> tuple[Any, ...]:
+        try:
+            rows = _catalogue_rows(text or "")
+        except UrvcError as exc:
+            return [], gr.update(choices=[], value=None), _error_line(str(exc))
+        shown = rows[:_CATALOGUE_SHOWN]
+        more = f" (the first {len(shown)} shown)" if len(rows) > len(shown) else ""
+        names = list(dict.fromkeys(row[0] for row in shown))
+        return (
+            shown,
+            gr.update(choices=names, value=None),
+            f"{len(rows)} model{'' if len(rows) == 1 else 's'} found{more}.",
+        )
+
+    def send(name: str | None, text: str) -> tuple[str, str]:
+        from urvc_core.voice_catalogue import find_catalogue_entry
+
+        if not name:
+            return text, _error_line("Choose a catalogue model first.")
+        try:
+            entry = find_catalogue_entry(name)
+        except UrvcError as exc:
+            return text, _error_line(str(exc))
+        kept = [line for line in (text or "").splitlines() if line.strip()]
+        if entry.url not in kept:
+            kept.append(entry.url)
+        return "\n".join(kept), f"Added {entry.name}'s URL to Download."
+
     import_button.click(import_voices, inputs=[uploads], outputs=[table, chosen, status])
     delete_button.click(delete_voice, inputs=[chosen], outputs=[table, chosen, status])
+    chosen.change(_voice_info, inputs=[chosen], outputs=[info])
+    download_button.click(download, inputs=[urls], outputs=[table, chosen, status, download_status])
+    for trigger in (query.submit, search_button.click):
+        trigger(search, inputs=[query], outputs=[catalogue_table, picked, catalogue_status])
+    send_button.click(send, inputs=[picked, urls], outputs=[urls, catalogue_status])
 
     def on_load() -> tuple[Any, ...]:
-        return refreshed("")
+        return (*refreshed(""), *search(""))
 
-    return on_load, [table, chosen, status]
+    return on_load, [table, chosen, status, catalogue_table, picked, catalogue_status]
 
 
 # -- audio ------------------------------------------------------------------------------
