@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-import functools
 import importlib
 import os
 import subprocess
 import sys
 import textwrap
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 from urvc_core.plugins import reset_plugin_host
 from urvc_core.testing.demo_voice import demo_voice, demo_voice_trained_once  # noqa: F401
+from urvc_core.testing.file_server import serve_folder
 
 URVC = str(Path(sys.executable).with_name("urvc"))
 
@@ -120,20 +118,5 @@ def file_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """An HTTP server on 127.0.0.1 serving a folder: (base URL, folder)."""
     served = tmp_path / "served"
     served.mkdir()
-
-    class QuietHandler(SimpleHTTPRequestHandler):
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(
-        ("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(served))
-    )
-    thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-    )
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", served
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve_folder(served) as url:
+        yield url, served

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import http.server
 import shutil
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,11 +14,7 @@ from urvc_core.cache import StepCache
 from urvc_core.errors import AudioFileError, OfflineError, UrvcError
 from urvc_core.sources import is_url, resolve_source, resolve_sources
 from urvc_core.testing import centre_panned_speech_mix
-
-
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:
-        pass
+from urvc_core.testing.file_server import serve_folder
 
 
 @pytest.fixture(scope="module")
@@ -40,15 +33,8 @@ def site(tmp_path: Path, song_file: Path) -> Iterator[tuple[str, Path]]:
         "<html><head><title>Live at the Test Bench</title></head>"
         '<body><audio controls src="track.wav"></audio></body></html>'
     )
-    handler = functools.partial(_QuietHandler, directory=str(root))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", root
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve_folder(root) as url:
+        yield url, root
 
 
 def _sha256(path: Path) -> str:

@@ -8,19 +8,16 @@ Screenshots of each tab are saved for review in pytest's cache folder
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import shutil
 import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +27,7 @@ import pytest
 from urvc_core import Audio, save_audio
 from urvc_core.audio import load_audio
 from urvc_core.mixing import integrated_loudness
+from urvc_core.testing.file_server import serve_folder
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -71,26 +69,12 @@ def _answers(url: str) -> bool:
         return False
 
 
-class _QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
 @pytest.fixture(scope="module")
 def file_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     """A real HTTP server on localhost serving a folder: its base URL and the folder."""
     served = tmp_path_factory.mktemp("served")
-    http = ThreadingHTTPServer(
-        ("127.0.0.1", 0), functools.partial(_QuietHandler, directory=str(served))
-    )
-    thread = threading.Thread(target=http.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.daemon = True
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{http.server_address[1]}", served
-    finally:
-        http.shutdown()
-        http.server_close()
+    with serve_folder(served) as url:
+        yield url, served
 
 
 #: The voice catalogue the server searches (its [asset_paths] voice-catalogue).
